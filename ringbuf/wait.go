@@ -1,0 +1,124 @@
+package ringbuf
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// WaitStrategy says how a side of the ring waits for the other: the
+// consumer for a slot to be published, a producer for a slot to be freed.
+// The zero value is SpinThenPark.
+type WaitStrategy uint8
+
+const (
+	// SpinThenPark spins briefly, yields the processor a few times, then
+	// parks until woken. It keeps latency low under load and burns no CPU
+	// when idle. The default.
+	SpinThenPark WaitStrategy = iota
+	// BusySpin never gives up the processor: the lowest latency, a core
+	// burnt per waiting side. Only for hosts with cores to spare.
+	BusySpin
+	// Yield calls runtime.Gosched between checks: it lets other goroutines
+	// run but never sleeps.
+	Yield
+	// Blocking parks at once: the least CPU, a wake-up on every hand-off.
+	Blocking
+)
+
+var waitNames = [...]string{
+	SpinThenPark: "spin-then-park",
+	BusySpin:     "busy-spin",
+	Yield:        "yield",
+	Blocking:     "blocking",
+}
+
+func (w WaitStrategy) String() string {
+	if int(w) < len(waitNames) {
+		return waitNames[w]
+	}
+	return fmt.Sprintf("WaitStrategy(%d)", uint8(w))
+}
+
+// ParseWaitStrategy reads a strategy by the name String gives it.
+func ParseWaitStrategy(s string) (WaitStrategy, error) {
+	for w, name := range waitNames {
+		if s == name {
+			return WaitStrategy(w), nil
+		}
+	}
+	return 0, fmt.Errorf("ringbuf: unknown wait strategy %q (want spin-then-park, busy-spin, yield or blocking)", s)
+}
+
+// MarshalText lets a config file name the strategy.
+func (w WaitStrategy) MarshalText() ([]byte, error) {
+	if int(w) >= len(waitNames) {
+		return nil, fmt.Errorf("ringbuf: unknown wait strategy %d", uint8(w))
+	}
+	return []byte(w.String()), nil
+}
+
+// UnmarshalText lets a config file name the strategy.
+func (w *WaitStrategy) UnmarshalText(text []byte) error {
+	v, err := ParseWaitStrategy(string(text))
+	if err != nil {
+		return err
+	}
+	*w = v
+	return nil
+}
+
+// Spin and yield budgets of SpinThenPark. A hand-off between two running
+// goroutines takes well under a microsecond, so a few hundred cheap checks
+// catch it before the cost of a park and wake-up (several microseconds) is
+// paid; yielding next lets a producer that shares our processor run.
+const (
+	spinChecks  = 256
+	yieldChecks = 8
+)
+
+// waitPhase is what a waiter does on its i-th unsuccessful check.
+type waitPhase uint8
+
+const (
+	phaseSpin waitPhase = iota
+	phaseYield
+	phasePark
+)
+
+func (w WaitStrategy) phase(i int) waitPhase {
+	switch w {
+	case BusySpin:
+		return phaseSpin
+	case Yield:
+		return phaseYield
+	case Blocking:
+		return phasePark
+	}
+	switch {
+	case i < spinChecks:
+		return phaseSpin
+	case i < spinChecks+yieldChecks:
+		return phaseYield
+	}
+	return phasePark
+}
+
+var spinDelayIters = 64 // TEMP tuning
+
+//go:noinline
+func spinDelay(n int) {
+	for i := 0; i < n; i++ {
+	}
+}
+
+// pause is one step of a waiter that does not park.
+func pause(p waitPhase, i int) {
+	if p == phaseSpin {
+		spinDelay(spinDelayIters)
+	}
+	if p == phaseYield || i&1023 == 1023 {
+		// Even a busy spinner yields now and then: with more goroutines
+		// than processors, the goroutine it waits for may need this one.
+		runtime.Gosched()
+	}
+}
