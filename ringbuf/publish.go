@@ -148,6 +148,7 @@ func (r *Ring[T]) givePermit() {
 // awaitSpace waits until the slot of sequence last is free.
 func (r *Ring[T]) awaitSpace(ctx context.Context, last int64) error {
 	done := ctx.Done()
+	wait := r.wait.forProducers()
 	for i := 0; ; i++ {
 		if r.free(last) {
 			return nil
@@ -160,7 +161,7 @@ func (r *Ring[T]) awaitSpace(ctx context.Context, last int64) error {
 			return ctx.Err()
 		default:
 		}
-		p := r.wait.phase(i)
+		p := wait.phase(i)
 		if p != phasePark {
 			pause(p, i)
 			continue

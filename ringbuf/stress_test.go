@@ -128,12 +128,6 @@ func TestStressStrategiesAndCapacities(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					perProducer := perProducer
-					if wait == ringbuf.BusySpin {
-						// Five spinners on two processors hand off only when
-						// one yields: slow by design, so fewer items.
-						perProducer /= 5
-					}
 					c := newOrderChecker(t, producers, batchRun)
 					ctx := context.Background()
 					runProducers(t, r, c, producers, func(p int) error {

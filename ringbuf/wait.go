@@ -5,9 +5,15 @@ import (
 	"runtime"
 )
 
-// WaitStrategy says how a side of the ring waits for the other: the
-// consumer for a slot to be published, a producer for a slot to be freed.
-// The zero value is SpinThenPark.
+// WaitStrategy says how the consumer waits for a slot to be published, and
+// how a producer waits for a slot to be freed. A producer never waits on a
+// full ring by spinning without end: the ring is full because the consumer
+// is behind, and a spinning producer would take the processor the consumer
+// needs (with more goroutines than processors, BusySpin producers slowed a
+// 2-slot ring to a millisecond per item). So under BusySpin and Yield
+// producers spin, yield, then park, as with SpinThenPark; like the
+// Disruptor, whose producers park on a full ring whatever the consumer's
+// strategy. The zero value is SpinThenPark.
 type WaitStrategy uint8
 
 const (
@@ -84,6 +90,14 @@ const (
 	phaseYield
 	phasePark
 )
+
+// forProducers is the strategy a producer waits for space with.
+func (w WaitStrategy) forProducers() WaitStrategy {
+	if w == Blocking {
+		return Blocking
+	}
+	return SpinThenPark
+}
 
 func (w WaitStrategy) phase(i int) waitPhase {
 	switch w {
