@@ -94,6 +94,10 @@ func newRingSystem(b *testing.B) system {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return ringSystemOn(r)
+}
+
+func ringSystemOn(r *ringbuf.Ring[int64]) system {
 	var c roundCounter
 	finished := make(chan struct{})
 	ctx := context.Background()

@@ -82,10 +82,12 @@ type Ring[T any] struct {
 	closeAt      atomic.Int64 // the cursor at Close; MaxInt64 while open
 	running      atomic.Bool
 
-	_       cacheLinePad
-	next    int64        // the consumer's next sequence; owned by the consumer
-	batches atomic.Int64 // handler calls; written by the consumer only
-	skipped atomic.Int64 // abandoned sequences passed over; consumer only
+	_         cacheLinePad
+	next      int64        // the consumer's next sequence; owned by the consumer
+	pollIters int          // the consumer's pause between polls (see moderate)
+	spun      bool         // the consumer's last wait ended while spinning
+	batches   atomic.Int64 // handler calls; written by the consumer only
+	skipped   atomic.Int64 // abandoned sequences passed over; consumer only
 
 	spaceMu sync.Mutex
 	spaceCh chan struct{} // closed to wake every parked producer

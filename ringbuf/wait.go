@@ -73,23 +73,55 @@ func (w *WaitStrategy) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Spin and yield budgets of SpinThenPark. A hand-off between two running
-// goroutines takes well under a microsecond, so a few hundred cheap checks
-// catch it before the cost of a park and wake-up (several microseconds) is
-// paid; yielding next lets a producer that shares our processor run.
+// The budgets of SpinThenPark: a waiter polls for spinBudgetIters loop
+// iterations in all (about 13µs on current x86 cores), pausing between polls,
+// then yields yieldChecks times, then parks.
 const (
-	spinChecks  = 256
-	yieldChecks = 8
+	spinBudgetIters = 1 << 16
+	yieldChecks     = 8
+	// minPollIters is the pause between two polls of a tight spin.
+	minPollIters = 64
 )
 
-// waitPhase is what a waiter does on its i-th unsuccessful check.
-type waitPhase uint8
+// pause waits once between two unsuccessful checks, the i-th time, with
+// pollIters loop iterations between polls while spinning and budgetIters in
+// all, and reports true instead when the waiter should park.
+func (w WaitStrategy) pause(i, pollIters, budgetIters int) (park bool) {
+	switch w {
+	case Blocking:
+		return true
+	case BusySpin:
+		if i&1023 == 1023 {
+			// Even a busy spinner yields now and then: with more goroutines
+			// than processors, the goroutine it waits for may need this one.
+			runtime.Gosched()
+		}
+		return false
+	case Yield:
+		runtime.Gosched()
+		return false
+	}
+	pollIters = max(pollIters, minPollIters)
+	spins := budgetIters / pollIters
+	switch {
+	case i < spins:
+		spinFor(pollIters)
+	case i < spins+yieldChecks:
+		runtime.Gosched()
+	default:
+		return true
+	}
+	return false
+}
 
-const (
-	phaseSpin waitPhase = iota
-	phaseYield
-	phasePark
-)
+// spinFor burns n loop iterations without touching shared memory. It is
+// not inlined so that the compiler keeps the empty loop.
+//
+//go:noinline
+func spinFor(n int) {
+	for i := 0; i < n; i++ {
+	}
+}
 
 // forProducers is the strategy a producer waits for space with.
 func (w WaitStrategy) forProducers() WaitStrategy {
@@ -97,42 +129,4 @@ func (w WaitStrategy) forProducers() WaitStrategy {
 		return Blocking
 	}
 	return SpinThenPark
-}
-
-func (w WaitStrategy) phase(i int) waitPhase {
-	switch w {
-	case BusySpin:
-		return phaseSpin
-	case Yield:
-		return phaseYield
-	case Blocking:
-		return phasePark
-	}
-	switch {
-	case i < spinChecks:
-		return phaseSpin
-	case i < spinChecks+yieldChecks:
-		return phaseYield
-	}
-	return phasePark
-}
-
-var spinDelayIters = 64 // TEMP tuning
-
-//go:noinline
-func spinDelay(n int) {
-	for i := 0; i < n; i++ {
-	}
-}
-
-// pause is one step of a waiter that does not park.
-func pause(p waitPhase, i int) {
-	if p == phaseSpin {
-		spinDelay(spinDelayIters)
-	}
-	if p == phaseYield || i&1023 == 1023 {
-		// Even a busy spinner yields now and then: with more goroutines
-		// than processors, the goroutine it waits for may need this one.
-		runtime.Gosched()
-	}
 }
