@@ -107,11 +107,14 @@ func (r *Ring[T]) tryClaim(n int64) (int64, error) {
 // consumer has released seq's previous lap.
 func (r *Ring[T]) free(seq int64) bool {
 	lap := seq - r.size
-	if lap < r.gate.Load() {
+	g := r.gate.Load()
+	if lap < g {
 		return true
 	}
 	c := r.consumed.Load()
-	r.gate.Store(c)
+	if c > g {
+		r.gate.Store(c) // only when it moves: the line is read by every producer
+	}
 	return lap < c
 }
 

@@ -85,7 +85,7 @@ type Ring[T any] struct {
 	_         cacheLinePad
 	next      int64        // the consumer's next sequence; owned by the consumer
 	pollIters int          // the consumer's pause between polls (see moderate)
-	spun      bool         // the consumer's last wait ended while spinning
+	lastWait  uint8        // how the consumer's last wait ended (see moderate)
 	batches   atomic.Int64 // handler calls; written by the consumer only
 	skipped   atomic.Int64 // abandoned sequences passed over; consumer only
 
