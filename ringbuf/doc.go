@@ -24,6 +24,12 @@
 // the close", refused with ErrClosed. An item whose Publish returned nil is
 // therefore always handed to the handler, unless the handler itself fails.
 //
+// How each side waits for the other is its WaitStrategy (wait.go). The
+// default spins about as long as a park and wake-up cost, then parks; a
+// consumer that keeps finding a few items right behind its producers is
+// moderated (moderate.go), because reading the cache lines they are still
+// filling slows them down more than a short pause costs.
+//
 // The road not taken: claiming with a compare-and-swap loop (as the
 // Disruptor's tryNext does) would make cancellation trivial, because a
 // producer never holds a sequence it cannot fill, but every contended claim
