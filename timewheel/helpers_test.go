@@ -69,16 +69,6 @@ func (l *firedLog) fn(id int) func() {
 	return func() { l.events = append(l.events, fireEvent{id, l.w.Now()}) }
 }
 
-func (l *firedLog) ids() []int {
-	ids := make([]int, len(l.events))
-	for i, e := range l.events {
-		ids[i] = e.id
-	}
-	return ids
-}
-
-func (l *firedLog) reset() { l.events = l.events[:0] }
-
 // checkWheel fails t unless w's invariants hold: every pending timer sits
 // in the bucket place gives it for now, firing holds only timers due now,
 // the lists are consistently linked and counted, and every node of the
