@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -64,14 +65,10 @@ func TestConfigValidateNamesTheBound(t *testing.T) {
 		{ringbuf.Config{Capacity: 8, Wait: 9}, "unknown wait strategy 9"},
 	} {
 		_, err := ringbuf.New[int](tc.cfg)
-		if err == nil || !contains(err.Error(), tc.want) {
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want an error containing %q", tc.cfg, err, tc.want)
 		}
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
 }
 
 func TestWaitStrategyText(t *testing.T) {
@@ -86,7 +83,7 @@ func TestWaitStrategyText(t *testing.T) {
 		}
 	}
 	var w ringbuf.WaitStrategy
-	if err := w.UnmarshalText([]byte("spin")); err == nil || !contains(err.Error(), `unknown wait strategy "spin"`) {
+	if err := w.UnmarshalText([]byte("spin")); err == nil || !strings.Contains(err.Error(), `unknown wait strategy "spin"`) {
 		t.Fatalf("UnmarshalText(spin) = %v", err)
 	}
 }
@@ -233,7 +230,7 @@ func TestCloseWhileProducersBlocked(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				r := newRing(t, ringbuf.Config{Capacity: 4, Wait: wait})
 				fill(t, r, 0, 4)
-				errs := make(chan error, 3)
+				errs := make(chan error, 4)
 				for p := range 3 {
 					go func() { errs <- r.Publish(context.Background(), uint64(100+p)) }()
 				}
@@ -399,7 +396,7 @@ func TestHandlerErrorStopsTheConsumer(t *testing.T) {
 func TestBatchTooLarge(t *testing.T) {
 	r := newRing(t, ringbuf.Config{Capacity: 4})
 	big := make([]uint64, 5)
-	if err := r.PublishBatch(context.Background(), big); !errors.Is(err, ringbuf.ErrBatchTooLarge) || !contains(err.Error(), "5 items, capacity 4") {
+	if err := r.PublishBatch(context.Background(), big); !errors.Is(err, ringbuf.ErrBatchTooLarge) || !strings.Contains(err.Error(), "5 items, capacity 4") {
 		t.Fatalf("PublishBatch = %v", err)
 	}
 	if err := r.TryPublishBatch(big); !errors.Is(err, ringbuf.ErrBatchTooLarge) {
