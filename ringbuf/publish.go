@@ -149,9 +149,8 @@ func (r *Ring[T]) givePermit() {
 }
 
 // A producer on a full ring polls every producerPollIters loop iterations
-// for producerSpinIters in all (about a microsecond), then yields and
-// parks. It spins only briefly: the ring is full because the consumer is
-// behind, and with more goroutines than processors a spinning producer
+// for producerSpinIters in all (about a microsecond), then parks. It spins
+// only briefly: the ring is full because the consumer is behind, and with more goroutines than processors a spinning producer
 // holds the processor the consumer needs (measured: a quarter of all CPU
 // time went to such spinning with 4 producers on 2 processors).
 const (

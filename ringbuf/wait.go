@@ -11,18 +11,20 @@ import (
 // is behind, and a spinning producer would take the processor the consumer
 // needs (with more goroutines than processors, BusySpin producers slowed a
 // 2-slot ring to a millisecond per item). So under BusySpin and Yield
-// producers spin, yield, then park, as with SpinThenPark; like the
-// Disruptor, whose producers park on a full ring whatever the consumer's
-// strategy. The zero value is SpinThenPark.
+// producers spin for about a microsecond, then park; like the Disruptor,
+// whose producers park on a full ring whatever the consumer's strategy.
+// The zero value is SpinThenPark.
 type WaitStrategy uint8
 
 const (
-	// SpinThenPark spins briefly, yields the processor a few times, then
-	// parks until woken. It keeps latency low under load and burns no CPU
-	// when idle. The default.
+	// SpinThenPark spins about as long as a park costs, then parks until
+	// woken, and paces a consumer that chases its producers (moderate.go).
+	// It burns no CPU when idle and stays within 2x of the better of
+	// spinning and parking. The default.
 	SpinThenPark WaitStrategy = iota
-	// BusySpin never gives up the processor: the lowest latency, a core
-	// burnt per waiting side. Only for hosts with cores to spare.
+	// BusySpin never parks the consumer: the lowest latency with a core to
+	// spare per waiting consumer, a core burnt, and slow hand-offs when
+	// goroutines outnumber processors (see benchmarks/README.md).
 	BusySpin
 	// Yield calls runtime.Gosched between checks: it lets other goroutines
 	// run but never sleeps.
