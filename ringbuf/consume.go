@@ -6,8 +6,8 @@ import "runtime/debug"
 // sequences, in sequence order. endOfBatch is true when nothing more was
 // waiting when the run was cut, so a stage that accumulates work (one WAL
 // write, one fsync) flushes it then. The slice is only valid during the
-// call: its slots are zeroed and reused afterwards. A non-nil error stops
-// the consumer and closes the ring.
+// call: it is the consumer's batch buffer, zeroed and reused afterwards. A
+// non-nil error stops the consumer and closes the ring.
 type Handler[T any] func(batch []T, endOfBatch bool) error
 
 // Run is the consumer: it hands every published item to h, in sequence
@@ -46,7 +46,7 @@ func (r *Ring[T]) drain(h Handler[T]) error {
 func (r *Ring[T]) step(h Handler[T]) (bool, error) {
 	lo := r.next
 	i := lo & r.mask
-	switch r.avail[i].Load() {
+	switch r.cells[i].seq.Load() {
 	case lo + 1: // published: hand over the run that starts here
 	case -(lo + 1): // abandoned by its producer
 		r.next++
@@ -56,19 +56,23 @@ func (r *Ring[T]) step(h Handler[T]) (bool, error) {
 	default:
 		return false, nil
 	}
-	// A run ends at batchMax or at the end of the slot array, so that the
-	// handler gets one contiguous slice.
+	// A run ends at batchMax or at the end of the slot array.
 	limit := min(r.batchMax, r.size-i)
 	n := int64(1)
-	for n < limit && r.avail[i+n].Load() == lo+n+1 {
+	for n < limit && r.cells[i+n].seq.Load() == lo+n+1 {
 		n++
 	}
-	end := n < limit || r.avail[(lo+n)&r.mask].Load() != lo+n+1
-	batch := r.slots[i : i+n]
+	end := n < limit || r.cells[(lo+n)&r.mask].seq.Load() != lo+n+1
+	batch := r.batch[:n]
+	var zero T
+	for k := range batch {
+		c := &r.cells[i+int64(k)]
+		batch[k], c.val = c.val, zero // zeroed so the GC can free what it held
+	}
 	if err := r.handle(h, lo, batch, end); err != nil {
 		return false, err
 	}
-	clear(batch) // drop references so the GC can free what they held
+	clear(batch)
 	r.next += n
 	r.batches.Store(r.batches.Load() + 1)
 	r.release()
@@ -103,7 +107,7 @@ func (r *Ring[T]) release() {
 // awaitPublished waits until sequence seq is published or skipped, or the
 // ring is closed at or before it, and notes how the wait went for moderate.
 func (r *Ring[T]) awaitPublished(seq int64) {
-	slot := &r.avail[seq&r.mask]
+	slot := &r.cells[seq&r.mask].seq
 	ready := func() bool {
 		s := slot.Load()
 		return s == seq+1 || s == -(seq+1) || seq >= r.closeAt.Load()

@@ -2,18 +2,21 @@
 // every raftpipe stage drains, in the style of the LMAX Disruptor.
 //
 // Producers claim sequences with one atomic add on the cursor, copy their
-// items into preallocated slots and publish each slot through the
-// availability buffer, which holds the published sequence of every slot
-// (a lap number scaled by the capacity, so no division is needed to check
-// it). The consumer never reads a slot before its producer has published
-// it, however the producers' claims and writes interleave.
+// items into preallocated slots and publish each slot through its
+// availability flag, which holds the published sequence (a lap number
+// scaled by the capacity, so no division is needed to check it). The flags
+// are the Disruptor's availability buffer, kept beside their items so that
+// a publish moves one cache line, not two (see cell). The consumer never
+// reads a slot before its producer has published it, however the
+// producers' claims and writes interleave.
 //
 // The consumer's drain loop asks for the longest run of published slots
-// starting at its next sequence, hands that run to the handler as one batch
-// (with an end-of-batch flag when nothing more is waiting), then releases
-// the run by advancing the consumed sequence once. Batches therefore grow
-// with load and shrink to one item when the ring is quiet, with no timer
-// and no size-or-timeout knob.
+// starting at its next sequence, copies that run into its batch buffer and
+// hands it to the handler as one batch (with an end-of-batch flag when
+// nothing more is waiting), then releases the run by advancing the
+// consumed sequence once. Batches therefore grow with load and shrink to
+// one item when the ring is quiet, with no timer and no size-or-timeout
+// knob.
 //
 // A full ring blocks producers until the consumer releases slots or the
 // producer's context ends; TryPublish returns ErrFull instead. A producer

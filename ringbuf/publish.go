@@ -21,8 +21,8 @@ func (r *Ring[T]) Publish(ctx context.Context, v T) error {
 			return err
 		}
 	}
-	r.slots[seq&r.mask] = v
-	r.avail[seq&r.mask].Store(end)
+	r.cells[seq&r.mask].val = v
+	r.cells[seq&r.mask].seq.Store(end)
 	r.signalConsumer()
 	return nil
 }
@@ -62,8 +62,8 @@ func (r *Ring[T]) TryPublish(v T) error {
 	if err != nil {
 		return err
 	}
-	r.slots[seq&r.mask] = v
-	r.avail[seq&r.mask].Store(seq + 1)
+	r.cells[seq&r.mask].val = v
+	r.cells[seq&r.mask].seq.Store(seq + 1)
 	r.signalConsumer()
 	return nil
 }
@@ -121,11 +121,11 @@ func (r *Ring[T]) free(seq int64) bool {
 // fill copies vs into the claimed slots from lo, wrapping at the end of the
 // array, then publishes them in order.
 func (r *Ring[T]) fill(lo int64, vs []T) {
-	i := int(lo & r.mask)
-	copied := copy(r.slots[i:], vs)
-	copy(r.slots, vs[copied:])
+	for k, v := range vs {
+		r.cells[(lo+int64(k))&r.mask].val = v
+	}
 	for seq := lo; seq < lo+int64(len(vs)); seq++ {
-		r.avail[seq&r.mask].Store(seq + 1)
+		r.cells[seq&r.mask].seq.Store(seq + 1)
 	}
 	r.signalConsumer()
 }
@@ -227,7 +227,7 @@ func (r *Ring[T]) skipFreedLocked() {
 			continue
 		}
 		for seq := s.lo; seq < s.hi; seq++ {
-			r.avail[seq&r.mask].Store(-(seq + 1))
+			r.cells[seq&r.mask].seq.Store(-(seq + 1))
 		}
 	}
 	clear(r.abandoned[len(kept):])

@@ -49,8 +49,8 @@ type cacheLinePad [128]byte
 // exactly one runs the consumer (Run). The zero value is not usable: call New.
 type Ring[T any] struct {
 	// Read-only after New.
-	slots    []T
-	avail    []atomic.Int64 // seq+1 once slot seq is published, -(seq+1) once skipped
+	cells    []cell[T]
+	batch    []T // the consumer's copy of the run it hands over; BatchMax long
 	mask     int64
 	size     int64
 	batchMax int64
@@ -96,6 +96,19 @@ type Ring[T any] struct {
 	abandoned []span // claimed sequences whose producers gave up
 }
 
+// cell is one slot: an item and its availability flag, side by side so
+// that publishing moves one cache line between cores, not two. The flag is
+// seq+1 once sequence seq is published here and -(seq+1) once it is
+// skipped; any other value is an earlier lap's. (Flags in an array of their
+// own, the Disruptor's layout, let the handler read the slots in place, but
+// cost 37 against 25ns per item with one producer and 59-81 against 49-56
+// with four, measured side by side on 2 vCPUs: the copy into the batch is
+// cheaper than the second line.)
+type cell[T any] struct {
+	seq atomic.Int64
+	val T
+}
+
 // span is the claimed sequences [lo, hi).
 type span struct{ lo, hi int64 }
 
@@ -109,8 +122,8 @@ func New[T any](cfg Config) (*Ring[T], error) {
 		batchMax = cfg.Capacity
 	}
 	r := &Ring[T]{
-		slots:    make([]T, cfg.Capacity),
-		avail:    make([]atomic.Int64, cfg.Capacity),
+		cells:    make([]cell[T], cfg.Capacity),
+		batch:    make([]T, batchMax),
 		mask:     int64(cfg.Capacity - 1),
 		size:     int64(cfg.Capacity),
 		batchMax: int64(batchMax),
