@@ -14,7 +14,10 @@ import (
 	"github.com/raftpipe/raftpipe/ringbuf"
 )
 
-func newRing(t *testing.T, cfg ringbuf.Config) *ringbuf.Ring[uint64] {
+// allWaitStrategies lists every strategy, the default first.
+var allWaitStrategies = []ringbuf.WaitStrategy{ringbuf.SpinThenPark, ringbuf.BusySpin, ringbuf.Yield, ringbuf.Blocking}
+
+func newRing(t testing.TB, cfg ringbuf.Config) *ringbuf.Ring[uint64] {
 	t.Helper()
 	r, err := ringbuf.New[uint64](cfg)
 	if err != nil {
@@ -72,7 +75,7 @@ func TestConfigValidateNamesTheBound(t *testing.T) {
 }
 
 func TestWaitStrategyText(t *testing.T) {
-	for _, w := range []ringbuf.WaitStrategy{ringbuf.SpinThenPark, ringbuf.BusySpin, ringbuf.Yield, ringbuf.Blocking} {
+	for _, w := range allWaitStrategies {
 		text, err := w.MarshalText()
 		if err != nil {
 			t.Fatal(err)

@@ -118,8 +118,8 @@ func (r *Ring[T]) free(seq int64) bool {
 	return lap < c
 }
 
-// fill copies vs into the claimed slots from lo, wrapping at the end of the
-// array, then publishes them in order.
+// fill copies vs into the claimed slots from lo, then publishes them in
+// order.
 func (r *Ring[T]) fill(lo int64, vs []T) {
 	for k, v := range vs {
 		r.cells[(lo+int64(k))&r.mask].val = v
@@ -150,9 +150,10 @@ func (r *Ring[T]) givePermit() {
 
 // A producer on a full ring polls every producerPollIters loop iterations
 // for producerSpinIters in all (about a microsecond), then parks. It spins
-// only briefly: the ring is full because the consumer is behind, and with more goroutines than processors a spinning producer
-// holds the processor the consumer needs (measured: a quarter of all CPU
-// time went to such spinning with 4 producers on 2 processors).
+// only briefly: the ring is full because the consumer is behind, and with
+// more goroutines than processors a spinning producer holds the processor
+// the consumer needs (measured: a quarter of all CPU time went to such
+// spinning with 4 producers on 2 processors).
 const (
 	producerPollIters = 256
 	producerSpinIters = 4096

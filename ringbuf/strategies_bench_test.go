@@ -11,7 +11,7 @@ import (
 // strategy.
 func BenchmarkMPSCStrategies(b *testing.B) {
 	for _, p := range []int{1, 4} {
-		for _, w := range []ringbuf.WaitStrategy{ringbuf.SpinThenPark, ringbuf.BusySpin, ringbuf.Yield, ringbuf.Blocking} {
+		for _, w := range allWaitStrategies {
 			b.Run(w.String()+"-"+string(rune('0'+p))+"p", func(b *testing.B) {
 				r, err := ringbuf.New[int64](ringbuf.Config{Capacity: benchCapacity, Wait: w})
 				if err != nil {
@@ -27,15 +27,14 @@ func BenchmarkMPSCStrategies(b *testing.B) {
 // time goes through ring a and ring b and back, so each op is two
 // hand-offs through parked or spinning consumers.
 func BenchmarkPingPong(b *testing.B) {
-	for _, w := range []ringbuf.WaitStrategy{ringbuf.SpinThenPark, ringbuf.BusySpin, ringbuf.Yield, ringbuf.Blocking} {
+	for _, w := range allWaitStrategies {
 		b.Run(w.String(), func(b *testing.B) {
 			cfg := ringbuf.Config{Capacity: 64, Wait: w}
-			a, _ := ringbuf.New[int64](cfg)
-			back, _ := ringbuf.New[int64](cfg)
+			a, back := newRing(b, cfg), newRing(b, cfg)
 			ctx := context.Background()
-			go a.Run(func(batch []int64, _ bool) error { return back.PublishBatch(ctx, batch) })
+			go a.Run(func(batch []uint64, _ bool) error { return back.PublishBatch(ctx, batch) })
 			got := make(chan struct{}, 1)
-			go back.Run(func(batch []int64, _ bool) error {
+			go back.Run(func(batch []uint64, _ bool) error {
 				for range batch {
 					got <- struct{}{}
 				}

@@ -119,7 +119,7 @@ func TestStressEightProducersMillionItems(t *testing.T) {
 func TestStressStrategiesAndCapacities(t *testing.T) {
 	defer leaktest.AfterTest(t)()
 	const producers, perProducer = 4, 10_000
-	for _, wait := range []ringbuf.WaitStrategy{ringbuf.SpinThenPark, ringbuf.BusySpin, ringbuf.Yield, ringbuf.Blocking} {
+	for _, wait := range allWaitStrategies {
 		for _, capacity := range []int{2, 4, 64} {
 			for _, batchRun := range []int{1, 2} {
 				name := fmt.Sprintf("%v/cap=%d/batch=%d", wait, capacity, batchRun)
