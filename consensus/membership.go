@@ -1,0 +1,183 @@
+package consensus
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Membership is who belongs to a group: voters elect and commit, learners
+// only receive the log. Both lists are sorted and disjoint.
+type Membership struct {
+	Voters   []uint64
+	Learners []uint64
+}
+
+func (m Membership) isVoter(id uint64) bool {
+	_, ok := slices.BinarySearch(m.Voters, id)
+	return ok
+}
+
+func (m Membership) isLearner(id uint64) bool {
+	_, ok := slices.BinarySearch(m.Learners, id)
+	return ok
+}
+
+func (m Membership) isMember(id uint64) bool { return m.isVoter(id) || m.isLearner(id) }
+
+// IsEmpty reports whether m names nobody.
+func (m Membership) IsEmpty() bool { return len(m.Voters) == 0 && len(m.Learners) == 0 }
+
+func (m Membership) clone() Membership {
+	return Membership{Voters: slices.Clone(m.Voters), Learners: slices.Clone(m.Learners)}
+}
+
+func (m Membership) validate() error {
+	check := func(name string, ids []uint64) error {
+		for i, id := range ids {
+			if id == 0 {
+				return fmt.Errorf("%w: membership %s include node 0", ErrInvalidConfig, name)
+			}
+			if i > 0 && ids[i-1] >= id {
+				return fmt.Errorf("%w: membership %s %v not sorted and unique", ErrInvalidConfig, name, ids)
+			}
+		}
+		return nil
+	}
+	if err := check("voters", m.Voters); err != nil {
+		return err
+	}
+	if err := check("learners", m.Learners); err != nil {
+		return err
+	}
+	for _, id := range m.Learners {
+		if m.isVoter(id) {
+			return fmt.Errorf("%w: node %d is both voter and learner", ErrInvalidConfig, id)
+		}
+	}
+	return nil
+}
+
+// ChangeType is one single-node membership change.
+type ChangeType uint8
+
+const (
+	AddLearner ChangeType = iota + 1
+	AddVoter
+	PromoteLearner
+	RemoveNode
+)
+
+func (t ChangeType) String() string {
+	switch t {
+	case AddLearner:
+		return "add-learner"
+	case AddVoter:
+		return "add-voter"
+	case PromoteLearner:
+		return "promote"
+	case RemoveNode:
+		return "remove"
+	}
+	return fmt.Sprintf("ChangeType(%d)", uint8(t))
+}
+
+// MembershipChange adds, promotes or removes one node. Changing one voter
+// at a time keeps every majority of the old voters overlapping every
+// majority of the new ones, so no joint consensus is needed.
+type MembershipChange struct {
+	Type ChangeType
+	Node uint64
+}
+
+// ErrCorruptMembershipChange reports an undecodable membership entry.
+var ErrCorruptMembershipChange = errors.New("consensus: corrupt membership change")
+
+// membershipChangeVersion leads the encoding so it can evolve.
+const membershipChangeVersion = 1
+
+// Encode appends the entry encoding of c to dst: a version byte, the
+// change type, and the node as a uvarint.
+func (c MembershipChange) Encode(dst []byte) []byte {
+	dst = append(dst, membershipChangeVersion, byte(c.Type))
+	return binary.AppendUvarint(dst, c.Node)
+}
+
+// DecodeMembershipChange decodes what Encode wrote; anything else is an
+// error naming what was wrong.
+func DecodeMembershipChange(b []byte) (MembershipChange, error) {
+	if len(b) < 3 {
+		return MembershipChange{}, fmt.Errorf("%w: %d bytes, want at least 3", ErrCorruptMembershipChange, len(b))
+	}
+	if b[0] != membershipChangeVersion {
+		return MembershipChange{}, fmt.Errorf("%w: version %d", ErrCorruptMembershipChange, b[0])
+	}
+	c := MembershipChange{Type: ChangeType(b[1])}
+	if c.Type < AddLearner || c.Type > RemoveNode {
+		return MembershipChange{}, fmt.Errorf("%w: type %d", ErrCorruptMembershipChange, b[1])
+	}
+	node, n := binary.Uvarint(b[2:])
+	if n <= 0 || 2+n != len(b) {
+		return MembershipChange{}, fmt.Errorf("%w: bad node varint", ErrCorruptMembershipChange)
+	}
+	if node == 0 {
+		return MembershipChange{}, fmt.Errorf("%w: node 0", ErrCorruptMembershipChange)
+	}
+	c.Node = node
+	return c, nil
+}
+
+// apply returns m changed by c, or why c does not fit m.
+func (m Membership) apply(c MembershipChange) (Membership, error) {
+	bad := func(why string) (Membership, error) {
+		return m, fmt.Errorf("%w: %s %d: %s", ErrInvalidMembershipChange, c.Type, c.Node, why)
+	}
+	if c.Node == 0 {
+		return bad("node 0")
+	}
+	out := m.clone()
+	switch c.Type {
+	case AddLearner:
+		if m.isMember(c.Node) {
+			return bad("already a member")
+		}
+		out.Learners = insertSorted(out.Learners, c.Node)
+	case AddVoter:
+		if m.isMember(c.Node) {
+			return bad("already a member")
+		}
+		out.Voters = insertSorted(out.Voters, c.Node)
+	case PromoteLearner:
+		if !m.isLearner(c.Node) {
+			return bad("not a learner")
+		}
+		out.Learners = removeSorted(out.Learners, c.Node)
+		out.Voters = insertSorted(out.Voters, c.Node)
+	case RemoveNode:
+		switch {
+		case m.isLearner(c.Node):
+			out.Learners = removeSorted(out.Learners, c.Node)
+		case m.isVoter(c.Node):
+			if len(m.Voters) == 1 {
+				return bad("the last voter")
+			}
+			out.Voters = removeSorted(out.Voters, c.Node)
+		default:
+			return bad("not a member")
+		}
+	default:
+		return bad("unknown change type")
+	}
+	return out, nil
+}
+
+func insertSorted(ids []uint64, id uint64) []uint64 {
+	i, _ := slices.BinarySearch(ids, id)
+	return slices.Insert(ids, i, id)
+}
+
+func removeSorted(ids []uint64, id uint64) []uint64 {
+	i, _ := slices.BinarySearch(ids, id)
+	return slices.Delete(ids, i, i+1)
+}
