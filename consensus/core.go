@@ -41,8 +41,8 @@ type Core struct {
 	// election timeout, as if it had just heard from one. Leases rely on it.
 	lastLeaderContact uint64
 
-	reads  readTracker
-	lease  leaseTracker
+	reads       readTracker
+	lease       leaseTracker
 	uncommitted uncommittedTracker
 
 	// transferee is the target of a leader transfer under way.

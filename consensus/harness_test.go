@@ -13,10 +13,10 @@ type cluster struct {
 	t       testing.TB
 	nodes   map[uint64]*node
 	ids     []uint64
-	inbox   []Message            // in flight, in send order
-	cut     map[[2]uint64]bool   // directed links that drop everything
-	drop    func(Message) bool   // extra drop rule, may be nil
-	applied map[uint64][]Entry   // per node, what reached the state machine
+	inbox   []Message          // in flight, in send order
+	cut     map[[2]uint64]bool // directed links that drop everything
+	drop    func(Message) bool // extra drop rule, may be nil
+	applied map[uint64][]Entry // per node, what reached the state machine
 	reads   map[uint64][]ReadState
 }
 

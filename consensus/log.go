@@ -249,7 +249,6 @@ func (l *raftLog) hasNextCommitted() bool {
 	return l.applying < min(l.committed, l.stableIndex())
 }
 
-
 // noteMembership records the membership entries among ents, forgetting any
 // recorded at or after ents[0], which ents replace.
 func (l *raftLog) noteMembership(ents []Entry) {
