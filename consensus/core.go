@@ -91,10 +91,13 @@ func New(cfg Config) (c *Core, err error) {
 	if hs.Commit > last {
 		return nil, fmt.Errorf("%w: node %d: hard state commit %d beyond last index %d", ErrCorruptState, cfg.ID, hs.Commit, last)
 	}
-	l.committed = max(l.committed, hs.Commit)
-	if cfg.Applied > l.committed {
-		return nil, fmt.Errorf("%w: node %d: applied index %d beyond commit %d", ErrCorruptState, cfg.ID, cfg.Applied, l.committed)
+	if cfg.Applied > last {
+		return nil, fmt.Errorf("%w: node %d: applied index %d beyond last index %d", ErrCorruptState, cfg.ID, cfg.Applied, last)
 	}
+	// Only committed entries are applied, so the applied index is a commit
+	// index too, possibly newer than the hard state's if the node crashed
+	// between applying and persisting its next hard state.
+	l.committed = max(l.committed, hs.Commit, cfg.Applied)
 	l.applying, l.applied = max(l.applying, cfg.Applied), max(l.applied, cfg.Applied)
 	c.persist.init(hs)
 	c.members = cfg.Members.clone()

@@ -179,7 +179,12 @@ func (c *Core) Persisted(seq uint64) (err error) {
 		c.held = nil
 	}
 	for _, h := range ready {
-		c.release(h.msg)
+		// A message from an earlier term is dropped: its promise may no
+		// longer be true (a vote never persisted, entries since replaced
+		// by a newer leader's), and nobody still needs it.
+		if h.msg.Term == c.term {
+			c.release(h.msg)
+		}
 	}
 	return nil
 }
@@ -203,10 +208,14 @@ func (c *Core) SnapshotInstalled(index uint64) error {
 	if c.err != nil {
 		return c.err
 	}
-	if index == 0 || index != c.snapshotInstalling {
+	if index == 0 || index > c.snapshotInstalling {
 		return fmt.Errorf("%w: snapshot %d installed, but %d was handed out", ErrStaleAck, index, c.snapshotInstalling)
 	}
-	c.snapshotInstalling = 0
+	if index == c.snapshotInstalling {
+		// An older snapshot, superseded before it was installed, leaves
+		// the newer one still to come.
+		c.snapshotInstalling = 0
+	}
 	c.log.applied = max(c.log.applied, index)
 	return nil
 }
