@@ -21,6 +21,11 @@ func (s *sim) check() {
 		if st.Role == Leader {
 			s.checkLeader(n)
 		}
+		// A paused node's clock lags the wall clock its lease is checked
+		// against by the stages; only a current clock's lease counts.
+		if st.LeaseValid() && !n.paused(s.step) && n.missedTicks == 0 {
+			s.checkLease(n, st)
+		}
 	}
 	if s.step%100 == 0 {
 		s.checkLogMatching()
@@ -128,6 +133,18 @@ func (s *sim) checkLogMatching() {
 					simFail("logs of %d and %d match at %d but differ at %d", a.id, b.id, match, j)
 				}
 			}
+		}
+	}
+}
+
+// checkLease: while a leader's lease holds, no other node can have been
+// elected: the quorum that renewed the lease refuses to vote until it
+// expires (clocks here tick together, so the drift margin is spare).
+func (s *sim) checkLease(n *simNode, st Status) {
+	for _, o := range s.live() {
+		if o.core.role == Leader && o.core.term > st.Term {
+			simFail("node %d holds a lease in term %d until tick %d (now %d), but node %d leads term %d",
+				n.id, st.Term, st.LeaseExpiry, st.Now, o.id, o.core.term)
 		}
 	}
 }

@@ -53,7 +53,14 @@ type simNode struct {
 	lastCommit uint64
 	wasLeader  uint64 // term in which this life last saw itself leader
 	reads      []simRead
+	// A paused node (a stopped process, a long GC) does nothing until
+	// pausedUntil; the ticks it missed fire together at the next tick
+	// after it resumes, so reads can reach it before its clock catches up.
+	pausedUntil int
+	missedTicks int
 }
+
+func (n *simNode) paused(step int) bool { return step < n.pausedUntil }
 
 type simMsg struct {
 	m  Message
@@ -170,8 +177,14 @@ func (s *sim) live() []*simNode {
 	return out
 }
 
+// randomLive returns a random node that is up and not paused.
 func (s *sim) randomLive() *simNode {
-	l := s.live()
+	var l []*simNode
+	for _, n := range s.live() {
+		if !n.paused(s.step) {
+			l = append(l, n)
+		}
+	}
 	if len(l) == 0 {
 		return nil
 	}
@@ -193,6 +206,13 @@ func (s *sim) randomStep() {
 		if n.core == nil && s.step >= n.upAt {
 			s.start(n)
 			s.logf("node %d restarts", n.id)
+		}
+	}
+	for _, n := range s.nodes {
+		if n.core != nil && n.pausedUntil == s.step && n.core.role == Leader {
+			// Clients waited on the node while it was stopped: their
+			// reads reach it before anything tells it it was deposed.
+			s.readOn(n)
 		}
 	}
 	if s.side != nil && s.step >= s.healAt {
@@ -227,6 +247,8 @@ func (s *sim) randomStep() {
 		s.crash()
 	case r < 966 && s.faulty:
 		s.partition()
+	case r < 967 && s.faulty:
+		s.pause()
 	case r < 969:
 		s.transfer()
 	case r < 977:
@@ -238,7 +260,25 @@ func (s *sim) randomStep() {
 
 func (s *sim) tickAll() {
 	for _, n := range s.live() {
+		if n.paused(s.step) {
+			n.missedTicks++
+			continue
+		}
+		for ; n.missedTicks > 0; n.missedTicks-- {
+			n.core.Tick()
+		}
 		n.core.Tick()
+	}
+}
+
+func (s *sim) pause() {
+	n := s.leader()
+	if n == nil || s.rng.IntN(2) == 0 {
+		n = s.randomLive()
+	}
+	if n != nil {
+		n.pausedUntil = s.step + 50 + s.rng.IntN(500)
+		s.logf("node %d pauses until step %d", n.id, n.pausedUntil)
 	}
 }
 
@@ -258,7 +298,7 @@ func (s *sim) deliverOne() {
 	// Any message that is due, not only the oldest: the network reorders.
 	var due []int
 	for i, sm := range s.net {
-		if sm.at <= s.step {
+		if sm.at <= s.step && !s.nodes[sm.m.To-1].paused(s.step) {
 			due = append(due, i)
 		}
 	}
@@ -420,24 +460,34 @@ func (s *sim) proposeSome() {
 
 // readSome starts a ReadIndex read on a random node, or serves a lease
 // read on the leader when its lease holds.
+// Any node that believes it leads is tried, stale leaders included: they
+// are the ones a broken lease or ReadIndex would let serve old data.
 func (s *sim) readSome() {
-	if l := s.leader(); l != nil && s.rng.IntN(2) == 0 {
-		if st := l.core.Status(); st.LeaseValid() {
-			// Served at the leader's commit index once applied; here the
-			// index is what must already cover every committed write.
-			if st.Commit < uint64(len(s.committed)) {
-				simFail("node %d: lease read at commit %d, but %d entries are committed (lease until %d, now %d)",
-					l.id, st.Commit, len(s.committed), st.LeaseExpiry, st.Now)
-			}
-			s.stats.leaseReads++
-			s.stats.reads++
-			return
-		}
-	}
 	n := s.randomLive()
+	if l := s.staleLeader(); l != nil && s.rng.IntN(2) == 0 {
+		n = l
+	}
 	if n == nil {
 		return
 	}
+	// A lease read needs a clock that is current: the stages check the
+	// lease against the wall clock, which a paused node's ticks lag.
+	if st := n.core.Status(); st.LeaseValid() && n.missedTicks == 0 && s.rng.IntN(2) == 0 {
+		// Served at the leader's commit index once applied; here the
+		// index is what must already cover every committed write.
+		if st.Commit < uint64(len(s.committed)) {
+			simFail("node %d: lease read at commit %d, but %d entries are committed (lease until %d, now %d)",
+				n.id, st.Commit, len(s.committed), st.LeaseExpiry, st.Now)
+		}
+		s.stats.leaseReads++
+		s.stats.reads++
+		return
+	}
+	s.readOn(n)
+}
+
+// readOn starts a ReadIndex read on n.
+func (s *sim) readOn(n *simNode) {
 	s.nextCtx++
 	err := n.core.ReadIndex(s.nextCtx)
 	switch {
@@ -447,6 +497,18 @@ func (s *sim) readSome() {
 	default:
 		simFail("node %d read: %v", n.id, err)
 	}
+}
+
+// staleLeader returns a node that believes it leads while a newer term
+// has a leader, if any.
+func (s *sim) staleLeader() *simNode {
+	l := s.leader()
+	for _, n := range s.live() {
+		if l != nil && n.core.role == Leader && n.core.term < l.core.term && !n.paused(s.step) {
+			return n
+		}
+	}
+	return nil
 }
 
 func (s *sim) serveReads(n *simNode) {
@@ -467,6 +529,7 @@ func (s *sim) crash() {
 		return
 	}
 	n.core, n.unsynced, n.toApply, n.reads = nil, nil, nil, nil
+	n.pausedUntil, n.missedTicks = 0, 0
 	n.restarts++
 	n.upAt = s.step + s.rng.IntN(200)
 	s.stats.crashes++
@@ -480,6 +543,18 @@ func (s *sim) partition() {
 	s.side = make([]int, len(s.nodes))
 	for i := range s.side {
 		s.side[i] = s.rng.IntN(2)
+	}
+	if l := s.leader(); l != nil && s.rng.IntN(2) == 0 {
+		// Strand the leader in a minority: until check-quorum deposes it,
+		// it believes it leads while the majority elects another, the
+		// window in which a broken lease or ReadIndex serves stale reads.
+		for i := range s.side {
+			s.side[i] = 0
+		}
+		s.side[l.id-1] = 1
+		if len(s.nodes) == 5 && s.rng.IntN(2) == 0 {
+			s.side[(int(l.id)+s.rng.IntN(4))%5] = 1
+		}
 	}
 	s.healAt = s.step + 50 + s.rng.IntN(400)
 	s.logf("partition %v until step %d", s.side, s.healAt)
@@ -517,6 +592,9 @@ func (s *sim) compact() {
 func (s *sim) settle() error {
 	s.faulty = false
 	s.side = nil
+	for _, n := range s.nodes {
+		n.pausedUntil = 0
+	}
 	for _, n := range s.nodes {
 		if n.core == nil {
 			s.start(n)
