@@ -27,6 +27,10 @@ type Core struct {
 	msgs       []Message
 	held       []heldMessage
 	readStates []ReadState
+	// The buffers handed out by the previous Ready, reused by the next:
+	// what Ready hands out stays valid until the Ready after it.
+	msgsSpare       []Message
+	readStatesSpare []ReadState
 
 	persist persistTracker
 

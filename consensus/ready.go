@@ -17,7 +17,9 @@ import "fmt"
 //   - Committed: apply in order after any Snapshot, then call Applied.
 //   - ReadStates: serve each once the state machine has applied its Index.
 //
-// All slices belong to the caller; entries in them must not be modified.
+// Messages and ReadStates are valid until the next call to Ready, which
+// reuses their arrays; the entries in any part of a Ready stay valid for
+// good, and must not be modified.
 type Ready struct {
 	Messages []Message
 
@@ -130,8 +132,14 @@ func (c *Core) Ready() (rd Ready) {
 			c.log.applying = ents[len(ents)-1].Index
 		}
 	}
-	rd.Messages, c.msgs = c.msgs, nil
-	rd.ReadStates, c.readStates = c.readStates, nil
+	if len(c.msgs) > 0 {
+		rd.Messages = c.msgs
+		c.msgs, c.msgsSpare = c.msgsSpare[:0], c.msgs
+	}
+	if len(c.readStates) > 0 {
+		rd.ReadStates = c.readStates
+		c.readStates, c.readStatesSpare = c.readStatesSpare[:0], c.readStates
+	}
 	return rd
 }
 
@@ -173,11 +181,9 @@ func (c *Core) Persisted(seq uint64) (err error) {
 		}
 		n++
 	}
-	ready := c.held[:n:n]
-	c.held = c.held[n:]
-	if len(c.held) == 0 {
-		c.held = nil
-	}
+	held := c.held
+	ready := held[:n:n]
+	c.held = held[n:] // appends made while releasing land after ready
 	for _, h := range ready {
 		// A message from an earlier term is dropped: its promise may no
 		// longer be true (a vote never persisted, entries since replaced
@@ -185,6 +191,9 @@ func (c *Core) Persisted(seq uint64) (err error) {
 		if h.msg.Term == c.term {
 			c.release(h.msg)
 		}
+	}
+	if len(c.held) == 0 {
+		c.held = held[:0]
 	}
 	return nil
 }

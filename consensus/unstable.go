@@ -80,11 +80,6 @@ func (u *unstable) stableTo(i, term uint64) {
 	n := i + 1 - u.offset
 	u.entries = u.entries[n:]
 	u.offset = i + 1
-	if len(u.entries) == 0 {
-		// Let the next append start a fresh array instead of creeping
-		// along an old one.
-		u.entries = nil
-	}
 }
 
 func (u *unstable) stableSnapTo(i uint64) {
@@ -107,6 +102,14 @@ func (u *unstable) truncateAndAppend(ents []Entry) {
 	after := ents[0].Index
 	switch {
 	case after == u.offset+uint64(len(u.entries)):
+		if len(u.entries)+len(ents) > cap(u.entries) {
+			// Grow by hand: append would size the new array by the few
+			// live entries left after stableTo and reallocate every batch.
+			// Room for 8 batches amortizes it; an idle group stays small.
+			grown := make([]Entry, len(u.entries), max(2*(len(u.entries)+len(ents)), 8*len(ents)))
+			copy(grown, u.entries)
+			u.entries = grown
+		}
 		u.entries = append(u.entries, ents...)
 	case after <= u.offset:
 		// Replaces every unstable entry; the persisted ones from after on
