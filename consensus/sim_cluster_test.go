@@ -30,10 +30,11 @@ type sim struct {
 
 	// committed is every entry known committed anywhere, in order: the
 	// one history every state machine must follow.
-	committed []Entry
-	leaders   map[uint64]uint64 // term -> the one leader of that term
-	events    []string          // the last events, for failure reports
-	stats     simStats
+	committed  []Entry
+	commitTerm []uint64          // for each committed entry, a term it was committed in or after
+	leaders    map[uint64]uint64 // term -> the one leader of that term
+	events     []string          // the last events, for failure reports
+	stats      simStats
 }
 
 type simNode struct {
@@ -49,7 +50,10 @@ type simNode struct {
 	toApply [][]Entry
 	// applied survives crashes: the state machine persists its applied
 	// index with its data.
-	applied    uint64
+	applied uint64
+	// members is the membership as of applied, as the state machine
+	// tracks it; snapshots carry it.
+	members    Membership
 	lastCommit uint64
 	wasLeader  uint64 // term in which this life last saw itself leader
 	reads      []simRead
@@ -85,6 +89,7 @@ func newSim(t *testing.T, seed uint64, rng *rand.Rand, size int) *sim {
 		s.nodes = append(s.nodes, n)
 	}
 	for _, n := range s.nodes {
+		n.members = Membership{Voters: s.voters()}
 		s.start(n)
 	}
 	return s
@@ -253,6 +258,8 @@ func (s *sim) randomStep() {
 		s.transfer()
 	case r < 977:
 		s.compact()
+	case r < 980:
+		s.reconfigure()
 	case s.faulty:
 		s.duplicate()
 	}
@@ -401,6 +408,7 @@ func (s *sim) sync(n *simNode, k int) {
 				simFail("node %d: snapshot at %d beyond the %d committed entries", n.id, rd.Snapshot.Index, len(s.committed))
 			}
 			n.applied = rd.Snapshot.Index
+			n.members = rd.Snapshot.Membership.clone()
 			n.toApply = nil
 			if err := n.core.SnapshotInstalled(rd.Snapshot.Index); err != nil {
 				simFail("node %d: snapshot installed: %v", n.id, err)
@@ -429,6 +437,15 @@ func (s *sim) applySome(n *simNode) {
 			simFail("node %d applies %d/%d %q, but %d/%d %q was committed", n.id, e.Index, e.Term, e.Data, c.Index, c.Term, c.Data)
 		}
 		n.applied = e.Index
+		if e.Type == EntryMembership {
+			ch, err := DecodeMembershipChange(e.Data)
+			if err != nil {
+				simFail("node %d: membership entry %d: %v", n.id, e.Index, err)
+			}
+			if n.members, err = n.members.apply(ch); err != nil {
+				simFail("node %d: membership entry %d: %v", n.id, e.Index, err)
+			}
+		}
 	}
 	if err := n.core.Applied(n.applied); err != nil {
 		simFail("node %d: applied: %v", n.id, err)
@@ -581,7 +598,7 @@ func (s *sim) compact() {
 	if n.applied < first+4 {
 		return
 	}
-	if err := n.disk.Compact(n.applied, n.core.Membership()); err != nil {
+	if err := n.disk.Compact(n.applied, n.members); err != nil {
 		simFail("node %d compact: %v", n.id, err)
 	}
 	s.logf("node %d compacts to %d", n.id, n.applied)
@@ -638,11 +655,54 @@ func (s *sim) settle() error {
 	return fmt.Errorf("no progress after healing: %d entries committed, target %d", len(s.committed), target)
 }
 
+// allApplied reports whether every member caught up; removed nodes are
+// no longer sent anything.
 func (s *sim) allApplied() bool {
+	l := s.leader()
+	if l == nil {
+		return false
+	}
+	m := l.core.Membership()
 	for _, n := range s.nodes {
-		if n.applied < uint64(len(s.committed)) {
+		if m.isMember(n.id) && n.applied < uint64(len(s.committed)) {
 			return false
 		}
 	}
 	return true
+}
+
+// reconfigure has the leader change its membership by one node: remove a
+// voter (itself sometimes) while more than two remain, add a removed node
+// back as a learner, or promote a learner.
+func (s *sim) reconfigure() {
+	l := s.leader()
+	if l == nil {
+		return
+	}
+	m := l.core.Membership()
+	var ch MembershipChange
+	switch {
+	case len(m.Learners) > 0:
+		ch = MembershipChange{Type: PromoteLearner, Node: m.Learners[s.rng.IntN(len(m.Learners))]}
+	case len(m.Voters) < len(s.nodes) && s.rng.IntN(2) == 0:
+		for _, n := range s.nodes {
+			if !m.isMember(n.id) {
+				ch = MembershipChange{Type: AddLearner, Node: n.id}
+				break
+			}
+		}
+	case len(m.Voters) > 2:
+		ch = MembershipChange{Type: RemoveNode, Node: m.Voters[s.rng.IntN(len(m.Voters))]}
+	default:
+		return
+	}
+	_, err := l.core.ProposeMembership(ch)
+	switch {
+	case err == nil:
+		s.stats.reconfigs++
+		s.logf("node %d proposes %s %d", l.id, ch.Type, ch.Node)
+	case errors.Is(err, ErrMembershipPending), errors.Is(err, ErrTransferring):
+	default:
+		simFail("node %d propose %s %d: %v", l.id, ch.Type, ch.Node, err)
+	}
 }

@@ -2,4 +2,4 @@
 
 package consensus
 
-const simDefaultSeeds = 500
+const simDefaultSeeds = 1000

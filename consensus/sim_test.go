@@ -34,7 +34,7 @@ func TestSimulation(t *testing.T) {
 	}
 	t.Logf("%d seeds: %+v", *simSeeds, total)
 	// Not vacuous: the runs did what they are meant to check.
-	if total.commits == 0 || total.reads == 0 || total.leaseReads == 0 || total.crashes == 0 || total.snapshots == 0 {
+	if total.commits == 0 || total.reads == 0 || total.leaseReads == 0 || total.crashes == 0 || total.snapshots == 0 || total.reconfigs == 0 {
 		t.Errorf("vacuous simulation: %+v", total)
 	}
 }
@@ -56,7 +56,7 @@ func runSeed(t *testing.T, seed uint64) (simStats, bool) {
 	return s.stats, true
 }
 
-type simStats struct{ commits, reads, leaseReads, crashes, elections, snapshots int }
+type simStats struct{ commits, reads, leaseReads, crashes, elections, snapshots, reconfigs int }
 
 func (a *simStats) add(b simStats) {
 	a.commits += b.commits
@@ -65,6 +65,7 @@ func (a *simStats) add(b simStats) {
 	a.crashes += b.crashes
 	a.elections += b.elections
 	a.snapshots += b.snapshots
+	a.reconfigs += b.reconfigs
 }
 
 // simError is a broken invariant.
