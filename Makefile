@@ -2,11 +2,13 @@
 GO            ?= go
 PKGS          ?= ./...
 FUZZTIME      ?= 5s
+SEEDS         ?= 20000
+STEPS         ?= 3000
 BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench fuzz lint
+.PHONY: test race bench fuzz lint simulate
 
 # The README's test command.
 test:
@@ -28,6 +30,13 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# The consensus simulation over more seeds than go test runs (1,000).
+# A failure prints its seed; replay it with
+#   go test ./consensus -run TestSimulation -sim.seed N -sim.trace -v
+simulate:
+	$(GO) test ./consensus -run '^TestSimulation$$' -count 1 -timeout 0 -v \
+		-sim.seeds $(SEEDS) -sim.steps $(STEPS)
 
 lint:
 	$(GO) vet $(PKGS)

@@ -24,7 +24,9 @@ type Config struct {
 	HeartbeatTicks int
 	// LeaseDriftTicks is the clock-drift margin taken off a lease: a lease
 	// lasts ElectionTicks-LeaseDriftTicks from the start of the round that
-	// a quorum acknowledged.
+	// a quorum acknowledged. It is at least 1: ticks are counted on
+	// different clocks, so a lease of a whole election timeout is never
+	// safe.
 	LeaseDriftTicks int
 
 	// InflightMsgsMax and InflightBytesMax bound the appends in flight to
@@ -78,6 +80,7 @@ func (c *Config) fillDefaults() {
 	}
 	setInt(&c.ElectionTicks, d.ElectionTicks)
 	setInt(&c.HeartbeatTicks, d.HeartbeatTicks)
+	setInt(&c.LeaseDriftTicks, d.LeaseDriftTicks)
 	setInt(&c.InflightMsgsMax, d.InflightMsgsMax)
 	setU64(&c.InflightBytesMax, d.InflightBytesMax)
 	setU64(&c.MsgBytesMax, d.MsgBytesMax)
@@ -101,8 +104,8 @@ func (c Config) Validate() error {
 		return bad("heartbeat_ticks %d must be positive", c.HeartbeatTicks)
 	case c.ElectionTicks <= c.HeartbeatTicks:
 		return bad("election_ticks %d must exceed heartbeat_ticks %d", c.ElectionTicks, c.HeartbeatTicks)
-	case c.LeaseDriftTicks < 0 || c.LeaseDriftTicks >= c.ElectionTicks:
-		return bad("lease_drift_ticks %d must be in [0, election_ticks %d)", c.LeaseDriftTicks, c.ElectionTicks)
+	case c.LeaseDriftTicks < 1 || c.LeaseDriftTicks >= c.ElectionTicks:
+		return bad("lease_drift_ticks %d must be in [1, election_ticks %d)", c.LeaseDriftTicks, c.ElectionTicks)
 	case c.InflightMsgsMax <= 0:
 		return bad("inflight_msgs_max %d must be positive", c.InflightMsgsMax)
 	case c.MsgEntriesMax <= 0:

@@ -49,8 +49,10 @@ type Core struct {
 	lease       leaseTracker
 	uncommitted uncommittedTracker
 
-	// transferee is the target of a leader transfer under way.
-	transferee uint64
+	// transferee is the target of a leader transfer under way, started
+	// transferElapsed ticks ago.
+	transferee      uint64
+	transferElapsed int
 	// snapshotInstalling is the index of a snapshot handed out to be
 	// installed and not yet acknowledged by SnapshotInstalled.
 	snapshotInstalling uint64

@@ -19,6 +19,22 @@
 // (membership.go); and the log itself, split between entries not yet
 // persisted (unstable.go) and a read-only Storage (log.go, storage.go).
 //
+// Choices a reader of etcd raft should know about:
+//
+//   - Heartbeats carry a round number beside term and commit, so the
+//     transport coalesces (group, term, commit, round) tuples. ReadIndex
+//     and leases must know which round a response acknowledges; a bare
+//     (term, commit) response cannot say whether it answers a heartbeat
+//     sent before or after a read arrived.
+//   - "Persisted up to (term, index)" is acknowledged by the sequence
+//     number of the write (Ready.PersistSeq): the Core remembers the
+//     (term, index) each write ended at, and a write that only changes the
+//     hard state (a vote) still has a number to acknowledge.
+//   - Committed entries are handed out only once they are persisted here
+//     too, so a state machine never runs ahead of its own log.
+//   - A membership change takes effect when its entry commits, inside the
+//     Core, rather than when the application applies it.
+//
 // The package imports only the standard library, so the simulation in its
-// tests can drive whole clusters from one seed.
+// tests can drive whole clusters from one seed (sim_test.go).
 package consensus

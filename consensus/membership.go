@@ -91,41 +91,87 @@ type MembershipChange struct {
 	Node uint64
 }
 
+// MembershipEntry is what an EntryMembership carries: the change, and the
+// whole membership it results in. A node takes the result as it is, so a
+// node that joined late, started from a snapshot, or started with an empty
+// membership ends up with the same view as everyone else, without having
+// to replay every change since the group began.
+type MembershipEntry struct {
+	Change MembershipChange
+	Result Membership
+}
+
 // ErrCorruptMembershipChange reports an undecodable membership entry.
 var ErrCorruptMembershipChange = errors.New("consensus: corrupt membership change")
 
-// membershipChangeVersion leads the encoding so it can evolve.
-const membershipChangeVersion = 1
+// membershipEntryVersion leads the encoding so it can evolve.
+const membershipEntryVersion = 1
 
-// Encode appends the entry encoding of c to dst: a version byte, the
-// change type, and the node as a uvarint.
-func (c MembershipChange) Encode(dst []byte) []byte {
-	dst = append(dst, membershipChangeVersion, byte(c.Type))
-	return binary.AppendUvarint(dst, c.Node)
+// Encode appends the entry encoding of e to dst: a version byte, the
+// change type, then as uvarints the node, the number of voters, the
+// voters, the number of learners and the learners.
+func (e MembershipEntry) Encode(dst []byte) []byte {
+	dst = append(dst, membershipEntryVersion, byte(e.Change.Type))
+	dst = binary.AppendUvarint(dst, e.Change.Node)
+	for _, ids := range [][]uint64{e.Result.Voters, e.Result.Learners} {
+		dst = binary.AppendUvarint(dst, uint64(len(ids)))
+		for _, id := range ids {
+			dst = binary.AppendUvarint(dst, id)
+		}
+	}
+	return dst
 }
 
-// DecodeMembershipChange decodes what Encode wrote; anything else is an
-// error naming what was wrong.
-func DecodeMembershipChange(b []byte) (MembershipChange, error) {
-	if len(b) < 3 {
-		return MembershipChange{}, fmt.Errorf("%w: %d bytes, want at least 3", ErrCorruptMembershipChange, len(b))
+// DecodeMembershipEntry decodes what Encode wrote; anything else is an
+// error naming what was wrong. It never allocates more than b's length
+// suggests.
+func DecodeMembershipEntry(b []byte) (MembershipEntry, error) {
+	bad := func(format string, args ...any) (MembershipEntry, error) {
+		return MembershipEntry{}, fmt.Errorf("%w: %s", ErrCorruptMembershipChange, fmt.Sprintf(format, args...))
 	}
-	if b[0] != membershipChangeVersion {
-		return MembershipChange{}, fmt.Errorf("%w: version %d", ErrCorruptMembershipChange, b[0])
+	if len(b) < 2 {
+		return bad("%d bytes, want at least 2", len(b))
 	}
-	c := MembershipChange{Type: ChangeType(b[1])}
-	if c.Type < AddLearner || c.Type > RemoveNode {
-		return MembershipChange{}, fmt.Errorf("%w: type %d", ErrCorruptMembershipChange, b[1])
+	if b[0] != membershipEntryVersion {
+		return bad("version %d", b[0])
 	}
-	node, n := binary.Uvarint(b[2:])
-	if n <= 0 || 2+n != len(b) {
-		return MembershipChange{}, fmt.Errorf("%w: bad node varint", ErrCorruptMembershipChange)
+	var e MembershipEntry
+	e.Change.Type = ChangeType(b[1])
+	if e.Change.Type < AddLearner || e.Change.Type > RemoveNode {
+		return bad("change type %d", b[1])
 	}
-	if node == 0 {
-		return MembershipChange{}, fmt.Errorf("%w: node 0", ErrCorruptMembershipChange)
+	b = b[2:]
+	next := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
 	}
-	c.Node = node
-	return c, nil
+	var ok bool
+	if e.Change.Node, ok = next(); !ok || e.Change.Node == 0 {
+		return bad("bad node")
+	}
+	for _, ids := range []*[]uint64{&e.Result.Voters, &e.Result.Learners} {
+		n, ok := next()
+		if !ok || n > uint64(len(b)) { // each id takes at least one byte
+			return bad("bad member count")
+		}
+		*ids = make([]uint64, n)
+		for i := range *ids {
+			if (*ids)[i], ok = next(); !ok {
+				return bad("bad member id")
+			}
+		}
+	}
+	if len(b) != 0 {
+		return bad("%d trailing bytes", len(b))
+	}
+	if err := e.Result.validate(); err != nil {
+		return bad("%v", err)
+	}
+	return e, nil
 }
 
 // apply returns m changed by c, or why c does not fit m.

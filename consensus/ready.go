@@ -94,7 +94,7 @@ func (c *Core) HasReady() bool {
 		return false
 	}
 	return len(c.msgs) > 0 || len(c.readStates) > 0 || c.reads.roundOpen ||
-		c.dirty() || c.log.hasNextCommitted()
+		c.dirty() || c.snapshotInstalling == 0 && c.log.hasNextCommitted()
 }
 
 // Ready hands out the work accumulated since the last call. After a

@@ -3,7 +3,8 @@ package consensus
 import "fmt"
 
 // Membership changes take effect when their entry commits, on every node
-// as it learns the commit. Because a change adds or removes one voter, a
+// as it learns the commit; the entry carries the whole resulting
+// membership, so every node's view is the same whatever it started from. Because a change adds or removes one voter, a
 // majority of the old voters and one of the new always overlap, so nodes
 // that have not learned of the commit yet cannot elect a second leader.
 // At most one change is in the log uncommitted at a time, and a leader
@@ -24,10 +25,14 @@ func (c *Core) ProposeMembership(change MembershipChange) (index uint64, err err
 	case len(c.log.memberIdx) > 0 || !c.committedInTerm():
 		return 0, ErrMembershipPending
 	}
-	if _, err := c.members.apply(change); err != nil {
+	// No change is pending, so the membership in force is the newest in
+	// the log, and the result is exact.
+	result, err := c.members.apply(change)
+	if err != nil {
 		return 0, err
 	}
-	ents := []Entry{{Type: EntryMembership, Data: change.Encode(nil)}}
+	rec := MembershipEntry{Change: change, Result: result}
+	ents := []Entry{{Type: EntryMembership, Data: rec.Encode(nil)}}
 	index = c.appendLocal(ents)
 	c.bcastAppend(false)
 	return index, nil
@@ -48,21 +53,20 @@ func (c *Core) applyMembershipEntry(i uint64) {
 	if err != nil {
 		panic(storageFailure{fmt.Errorf("membership entry %d: %w", i, err)})
 	}
-	change, err := DecodeMembershipChange(ents[0].Data)
+	rec, err := DecodeMembershipEntry(ents[0].Data)
 	if err != nil {
 		fatalf("membership entry %d: %v", i, err)
 	}
-	next, err := c.members.apply(change)
-	if err != nil {
-		fatalf("committed membership entry %d: %v", i, err)
-	}
+	next := rec.Result
 	c.setMembers(next)
 	if c.role != Leader {
 		return
 	}
 	if !next.isVoter(c.id) {
-		// A leader that removed itself (or became a learner) steps down;
-		// the others elect a leader among themselves.
+		// A leader that removed itself steps down, after telling the
+		// others the change committed; they elect a leader among
+		// themselves.
+		c.bcastAppend(true)
 		c.becomeFollower(c.term, 0)
 		return
 	}

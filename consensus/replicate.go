@@ -116,7 +116,9 @@ func (c *Core) handleAppendResponse(pr *progress, m Message) {
 		pr.inflight.freeLE(m.Index)
 	}
 	if c.maybeCommit() {
-		c.bcastAppend(true)
+		if c.role == Leader { // not if the commit removed this leader
+			c.bcastAppend(true)
+		}
 	} else if pr.id != c.id {
 		c.sendAppends(pr, oldPaused)
 	}

@@ -97,6 +97,13 @@ func (s *sim) checkLeader(n *simNode) {
 // append only once its disk holds the entries, and grants a vote only once
 // its disk holds the vote.
 func (s *sim) checkSendable(n *simNode, m Message) {
+	if m.Term != n.core.term {
+		// Released in an earlier term and still queued when the term
+		// changed: like a message delayed in the network, it speaks of a
+		// past that was true when it was released. Only messages of the
+		// current term can be checked against the disk as it is now.
+		return
+	}
 	switch {
 	case m.Type == MsgAppResp && !m.Reject:
 		durable, _ := n.disk.LastIndex()

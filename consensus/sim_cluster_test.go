@@ -438,13 +438,18 @@ func (s *sim) applySome(n *simNode) {
 		}
 		n.applied = e.Index
 		if e.Type == EntryMembership {
-			ch, err := DecodeMembershipChange(e.Data)
+			rec, err := DecodeMembershipEntry(e.Data)
 			if err != nil {
 				simFail("node %d: membership entry %d: %v", n.id, e.Index, err)
 			}
-			if n.members, err = n.members.apply(ch); err != nil {
-				simFail("node %d: membership entry %d: %v", n.id, e.Index, err)
+			// The state machine checks the change against its own view:
+			// every node must see the same sequence of memberships.
+			want, err := n.members.apply(rec.Change)
+			if err != nil || !slices.Equal(want.Voters, rec.Result.Voters) || !slices.Equal(want.Learners, rec.Result.Learners) {
+				simFail("node %d: membership entry %d: %s %d on %v gives %v, entry says %v (%v)",
+					n.id, e.Index, rec.Change.Type, rec.Change.Node, n.members, want, rec.Result, err)
 			}
+			n.members = rec.Result
 		}
 	}
 	if err := n.core.Applied(n.applied); err != nil {

@@ -30,7 +30,11 @@ func (c *Core) tickLeader() {
 			c.becomeFollower(c.term, 0)
 			return
 		}
-		c.abortTransfer()
+	}
+	if c.transferee != 0 {
+		if c.transferElapsed++; c.transferElapsed >= c.cfg.ElectionTicks {
+			c.abortTransfer()
+		}
 	}
 	if c.heartbeatElapsed >= c.cfg.HeartbeatTicks {
 		c.heartbeatElapsed = 0

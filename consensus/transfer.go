@@ -18,8 +18,7 @@ func (c *Core) TransferLeadership(to uint64) (err error) {
 		return nil
 	}
 	c.transferee = to
-	// The election timer now times the transfer.
-	c.electionElapsed = 0
+	c.transferElapsed = 0
 	pr := c.progress(to)
 	if pr.match == c.log.lastIndex() {
 		c.sendTimeoutNow(to)
