@@ -70,16 +70,6 @@ func (t MessageType) Valid() bool {
 	return int(t) < len(messageTypeNames) && messageTypeNames[t] != ""
 }
 
-// isResponse reports whether t answers a request; responses carrying a
-// higher term make a node step down without taking the sender as leader.
-func (t MessageType) isResponse() bool {
-	switch t {
-	case MsgAppResp, MsgHeartbeatResp, MsgPreVoteResp, MsgVoteResp, MsgReadIndexResp:
-		return true
-	}
-	return false
-}
-
 // Message is what nodes of a group send each other. Which fields count
 // depends on Type; the transport tags it with the group.
 type Message struct {

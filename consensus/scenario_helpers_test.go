@@ -176,12 +176,3 @@ func scLogOf(c *cluster, id uint64) []Entry {
 
 // scTermAt returns the term of id's entry at index, 0 if it has none.
 func scTermAt(c *cluster, id, index uint64) uint64 { return c.core(id).log.termOr0(index) }
-
-// scDataOf returns the data of entries, as strings.
-func scDataOf(ents []Entry) []string {
-	out := make([]string, len(ents))
-	for i, e := range ents {
-		out[i] = string(e.Data)
-	}
-	return out
-}
