@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench fuzz lint simulate
+.PHONY: test race bench bench-consensus fuzz lint simulate
 
 # The README's test command.
 test:
@@ -20,6 +20,11 @@ race:
 # Every benchmark, BENCHCOUNT times, ready for benchstat.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS) | tee bench.txt
+
+# The consensus core beside etcd raft, in the separate module that keeps
+# etcd out of the core's dependencies.
+bench-consensus:
+	cd benchmarks/consensus-etcd && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) | tee ../../bench-consensus.txt
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).
