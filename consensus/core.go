@@ -35,7 +35,7 @@ type Core struct {
 	persist persistTracker
 
 	// now counts ticks. The election timer runs in every role; a leader's
-	// also times check-quorum and leader transfer.
+	// times check-quorum.
 	now                       uint64
 	electionElapsed           int
 	heartbeatElapsed          int
