@@ -13,10 +13,11 @@ type cluster struct {
 	t       testing.TB
 	nodes   map[uint64]*node
 	ids     []uint64
-	inbox   []Message          // in flight, in send order
-	cut     map[[2]uint64]bool // directed links that drop everything
-	drop    func(Message) bool // extra drop rule, may be nil
-	applied map[uint64][]Entry // per node, what reached the state machine
+	inbox   []Message                     // in flight, in send order
+	cut     map[[2]uint64]bool            // directed links that drop everything
+	drop    func(Message) bool            // extra drop rule, may be nil
+	rewrite func(Message) (Message, bool) // changes or drops a message in flight, may be nil
+	applied map[uint64][]Entry            // per node, what reached the state machine
 	reads   map[uint64][]ReadState
 }
 
@@ -145,6 +146,12 @@ func (c *cluster) deliver() bool {
 	for _, m := range msgs {
 		if c.cut[[2]uint64{m.From, m.To}] || c.drop != nil && c.drop(m) {
 			continue
+		}
+		if c.rewrite != nil {
+			var ok bool
+			if m, ok = c.rewrite(m); !ok {
+				continue
+			}
 		}
 		n := c.nodes[m.To]
 		if n == nil {

@@ -102,45 +102,6 @@ func scObserve(c *cluster, f func(Message)) {
 // scRewrite changes a message in flight, or drops it by returning false.
 type scRewrite func(Message) (Message, bool)
 
-// scDeliver is deliver with a rewrite hook.
-func scDeliver(c *cluster, rw scRewrite) bool {
-	msgs := c.inbox
-	c.inbox = nil
-	for _, m := range msgs {
-		if c.cut[[2]uint64{m.From, m.To}] || c.drop != nil && c.drop(m) {
-			continue
-		}
-		if rw != nil {
-			var ok bool
-			if m, ok = rw(m); !ok {
-				continue
-			}
-		}
-		n := c.nodes[m.To]
-		if n == nil {
-			continue
-		}
-		if err := n.core.Step(m); err != nil {
-			c.t.Fatalf("step %v: %v", m, err)
-		}
-	}
-	return len(msgs) > 0
-}
-
-// scStabilize is stabilize with a rewrite hook.
-func scStabilize(c *cluster, rw scRewrite) {
-	for i := 0; ; i++ {
-		if i > 10000 {
-			c.t.Fatalf("cluster did not stabilize")
-		}
-		p := c.process()
-		d := scDeliver(c, rw)
-		if !p && !d {
-			return
-		}
-	}
-}
-
 // scElect is elect with a rewrite hook and a few attempts: a node whose
 // first pre-vote is refused by voters of a newer term learns that term from
 // the refusals and wins on a later attempt.
@@ -156,7 +117,9 @@ func scElect(c *cluster, id uint64, rw scRewrite) {
 		for range 2 * n.cfg.ElectionTicks {
 			n.Tick()
 		}
-		scStabilize(c, rw)
+		c.rewrite = rw
+		c.stabilize()
+		c.rewrite = nil
 		if n.role == Leader {
 			return
 		}
