@@ -26,9 +26,6 @@ func (m Membership) isLearner(id uint64) bool {
 
 func (m Membership) isMember(id uint64) bool { return m.isVoter(id) || m.isLearner(id) }
 
-// IsEmpty reports whether m names nobody.
-func (m Membership) IsEmpty() bool { return len(m.Voters) == 0 && len(m.Learners) == 0 }
-
 func (m Membership) clone() Membership {
 	return Membership{Voters: slices.Clone(m.Voters), Learners: slices.Clone(m.Learners)}
 }

@@ -51,9 +51,6 @@ type HardState struct {
 	Commit uint64
 }
 
-// IsZero reports whether h is the state of a node that has never run.
-func (h HardState) IsZero() bool { return h == HardState{} }
-
 // SnapshotMeta describes a snapshot: the state machine as of Index, whose
 // entry had Term, with the membership in force at Index. The data travels
 // beside it, through the transport's snapshot streams.
