@@ -1,0 +1,171 @@
+package logstore
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Purge reclaims disk: while the segments hold more than
+// PurgeThresholdBytes, it copies the live records of the oldest segment to
+// the head of the log (entries as relocation records, a hard state or
+// compaction point as itself), so that one slow group cannot pin old
+// segments forever; then it removes, oldest first, every segment nothing
+// points into any more. Only the oldest segments are ever removed, so what
+// recovery reads is always a suffix of the log's history plus the copies.
+//
+// A segment still mostly live is not copied: that would move the bytes
+// without freeing any. The store then stays above the threshold until the
+// groups compact their logs, and says so in the log.
+func (s *Store) Purge() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.Err(); err != nil {
+		return err
+	}
+	for s.totalBytes() > s.opts.PurgeThresholdBytes && s.oldest < s.active.id {
+		seg := s.segs[s.oldest]
+		if seg.live > 0 {
+			if seg.liveBytes > seg.size/2 {
+				s.opts.Logger.Warn("logstore: the log exceeds its purge threshold but its oldest segment is mostly live; groups must compact",
+					"segment", seg.name, "live_bytes", seg.liveBytes, "total_bytes", s.totalBytes(), "threshold", s.opts.PurgeThresholdBytes)
+				break
+			}
+			if err := s.rewrite(seg); err != nil {
+				return err
+			}
+		}
+		if err := s.removeDead(); err != nil {
+			return err
+		}
+	}
+	return s.removeDead()
+}
+
+func (s *Store) totalBytes() int64 {
+	var n int64
+	for _, seg := range s.segs {
+		n += seg.size
+	}
+	return n
+}
+
+// removeDead removes the oldest segments while nothing points into them,
+// then syncs the directory once.
+func (s *Store) removeDead() error {
+	removed := 0
+	for s.oldest < s.active.id {
+		seg := s.segs[s.oldest]
+		if seg.live > 0 {
+			break
+		}
+		s.segMu.Lock()
+		delete(s.segs, seg.id)
+		s.segMu.Unlock()
+		seg.f.Close()
+		if err := s.opts.FS.Remove(seg.name); err != nil {
+			// Nothing is lost: a dead segment left behind replays as the
+			// start of the history it is. But the count of segments would
+			// now be wrong, so stop.
+			return s.fail(fmt.Sprintf("remove %s", seg), err)
+		}
+		s.oldest++
+		removed++
+	}
+	if removed == 0 {
+		return nil
+	}
+	if err := s.opts.FS.SyncDir(s.opts.Dir); err != nil {
+		return s.fail("sync directory after removing segments", err)
+	}
+	s.stats.segmentsRemoved.Add(uint64(removed))
+	return nil
+}
+
+// rewrite copies every live record of seg to the head of the log, in
+// writes of at most WriteBytesMax, and repoints the indexes at the copies.
+func (s *Store) rewrite(seg *segment) error {
+	s.buf, s.effects = s.buf[:0], s.effects[:0]
+	var relocated []run // parallel to the effects of relocation records
+	flush := func() error {
+		if len(s.effects) == 0 {
+			return nil
+		}
+		markEndOfWrite(s.buf, int(s.effects[len(s.effects)-1].off))
+		if err := s.writeSynced(s.buf); err != nil {
+			return err
+		}
+		s.applyRewrite(s.active.id, s.active.end-int64(len(s.buf)), relocated)
+		s.stats.rewrittenBytes.Add(uint64(len(s.buf)))
+		s.buf, s.effects, relocated = s.buf[:0], s.effects[:0], relocated[:0]
+		return nil
+	}
+	s.groupsMu.RLock()
+	ids := make([]uint64, 0, len(s.groups))
+	for id := range s.groups {
+		ids = append(ids, id)
+	}
+	s.groupsMu.RUnlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		g := s.group(id) // only the writer changes g, and that is us
+		if g.snapRef.seg == seg.id {
+			snap := g.snap
+			s.addRecord(effect{kind: recCompact, group: id, snap: snap}, func(b []byte) []byte { return encodeSnapshot(b, id, snap) })
+		}
+		if g.hsRef.seg == seg.id {
+			hs := g.hs
+			s.addRecord(effect{kind: recHardState, group: id, hs: hs}, func(b []byte) []byte { return encodeHardState(b, id, hs) })
+		}
+		for _, r := range g.runs {
+			if r.seg != seg.id {
+				continue
+			}
+			ents, err := s.readRun(r)
+			if err != nil {
+				return s.fail(fmt.Sprintf("purge %s", seg), err)
+			}
+			s.addRecord(effect{kind: recRelocate, group: id}, func(b []byte) []byte { return encodeEntries(b, id, ents) })
+			relocated = append(relocated, r)
+			if int64(len(s.buf)) >= s.opts.WriteBytesMax/2 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+// applyRewrite repoints the indexes at the copies of a synced rewrite.
+func (s *Store) applyRewrite(segID uint64, base int64, relocated []run) {
+	rs := segRefs{s}
+	k := 0
+	for i := range s.effects {
+		e := &s.effects[i]
+		at := ref{seg: segID, size: e.size}
+		g := s.group(e.group)
+		g.mu.Lock()
+		switch e.kind {
+		case recRelocate:
+			r := relocated[k]
+			k++
+			r.ref, r.off = at, base+e.off
+			g.put(r, rs)
+		case recHardState:
+			g.setHardState(e.hs, at, rs)
+		case recCompact:
+			g.setSnap(e.snap, at, rs)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// purgeLoop runs Purge after each new segment until Close.
+func (s *Store) purgeLoop() {
+	defer close(s.purgeDone)
+	for range s.purgeWake {
+		if err := s.Purge(); err != nil {
+			s.opts.Logger.Error("logstore: purge", "err", err)
+		}
+	}
+}
