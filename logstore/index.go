@@ -28,28 +28,43 @@ type groupIndex struct {
 }
 
 // ref is a record in a segment, counted live while anything points at it.
+// Segment ids and sizes fit 32 bits (Options.Validate and rotate see to
+// it), which keeps a run, the index's unit of memory, at 40 bytes.
 type ref struct {
-	seg  uint64 // segment id; 0 for none
-	size int64  // the record's size on disk
+	seg  uint32 // segment id; 0 for none
+	size uint32 // the record's size on disk
 }
 
-// run is the live part [first, last] of one entries record.
+// run is the live part [first, last()] of one entries record.
 type run struct {
-	first, last uint64
-	ref
-	off int64 // the record's offset in its segment
+	first uint64
 	// term is the term of every entry of the run, unless terms (a few
 	// entries of a record spanning a term change) says otherwise.
 	term  uint64
-	terms []termStart
+	terms *[]termStart
+	n     uint32 // entries in the run, at least 1
+	ref
+	off uint32 // the record's offset in its segment
 }
+
+func newRun(first, last uint64, at ref, off int64) run {
+	return run{first: first, n: uint32(last - first + 1), ref: at, off: uint32(off)}
+}
+
+func (r *run) last() uint64 { return r.first + uint64(r.n) - 1 }
 
 // termStart says entries from index on have term, up to the next one.
 type termStart struct{ index, term uint64 }
 
+// termList boxes ts, so that a run spends one pointer on the rare case.
+func termList(ts []termStart) *[]termStart { return &ts }
+
 func (r *run) termAt(i uint64) uint64 {
+	if r.terms == nil {
+		return r.term
+	}
 	t := r.term
-	for _, ts := range r.terms {
+	for _, ts := range *r.terms {
 		if ts.index > i {
 			break
 		}
@@ -61,13 +76,17 @@ func (r *run) termAt(i uint64) uint64 {
 // runTerms sets r's terms from the entries it covers.
 func (r *run) setTerms(ents []consensus.Entry) {
 	r.term, r.terms = ents[0].Term, nil
+	var ts []termStart
 	for i := 1; i < len(ents); i++ {
 		if ents[i].Term != ents[i-1].Term {
-			if r.terms == nil {
-				r.terms = []termStart{{ents[0].Index, ents[0].Term}}
+			if ts == nil {
+				ts = []termStart{{ents[0].Index, ents[0].Term}}
 			}
-			r.terms = append(r.terms, termStart{ents[i].Index, ents[i].Term})
+			ts = append(ts, termStart{ents[i].Index, ents[i].Term})
 		}
+	}
+	if ts != nil {
+		r.terms = termList(ts)
 	}
 }
 
@@ -75,20 +94,21 @@ func (r *run) setTerms(ents []consensus.Entry) {
 func (r run) cut(first, last uint64) run {
 	if first > r.first {
 		r.term = r.termAt(first)
+		r.n -= uint32(first - r.first)
 		r.first = first
 	}
-	r.last = min(r.last, last)
+	r.n = uint32(min(r.last(), last) - r.first + 1)
 	if r.terms != nil {
 		var ts []termStart
-		for _, t := range r.terms {
-			if t.index > r.first && t.index <= r.last {
+		for _, t := range *r.terms {
+			if t.index > r.first && t.index <= r.last() {
 				ts = append(ts, t)
 			}
 		}
+		r.terms = nil
 		if len(ts) > 0 {
-			ts = append([]termStart{{r.first, r.term}}, ts...)
+			r.terms = termList(append([]termStart{{r.first, r.term}}, ts...))
 		}
-		r.terms = ts
 	}
 	return r
 }
@@ -104,7 +124,7 @@ func (g *groupIndex) first() uint64 { return g.snap.Index + 1 }
 // last is the last index, or the compaction point when no entry is kept.
 func (g *groupIndex) last() uint64 {
 	if n := len(g.runs); n > 0 {
-		return g.runs[n-1].last
+		return g.runs[n-1].last()
 	}
 	return g.snap.Index
 }
@@ -113,14 +133,14 @@ func (g *groupIndex) last() uint64 {
 func (g *groupIndex) find(i uint64) int {
 	k, _ := slices.BinarySearchFunc(g.runs, i, func(r run, i uint64) int {
 		switch {
-		case r.last < i:
+		case r.last() < i:
 			return -1
 		case r.first > i:
 			return 1
 		}
 		return 0
 	})
-	if k < len(g.runs) && g.runs[k].first <= i && i <= g.runs[k].last {
+	if k < len(g.runs) && g.runs[k].first <= i && i <= g.runs[k].last() {
 		return k
 	}
 	return -1
@@ -149,7 +169,7 @@ func (g *groupIndex) term(i uint64) (uint64, error) {
 // truncateFrom removes the entries from index i on.
 func (g *groupIndex) truncateFrom(i uint64, rs refs) {
 	k, _ := slices.BinarySearchFunc(g.runs, i, func(r run, i uint64) int {
-		if r.last < i {
+		if r.last() < i {
 			return -1
 		}
 		return 1
@@ -172,12 +192,12 @@ func (g *groupIndex) truncateFrom(i uint64, rs refs) {
 func (g *groupIndex) compactTo(snap consensus.SnapshotMeta, at ref, rs refs) {
 	i := snap.Index
 	k := 0
-	for k < len(g.runs) && g.runs[k].last <= i {
+	for k < len(g.runs) && g.runs[k].last() <= i {
 		rs.release(g.runs[k].ref)
 		k++
 	}
 	if k < len(g.runs) && g.runs[k].first <= i {
-		g.runs[k] = g.runs[k].cut(i+1, g.runs[k].last)
+		g.runs[k] = g.runs[k].cut(i+1, g.runs[k].last())
 	}
 	if k > 0 {
 		// Shift down rather than reslice, so the array does not creep.
@@ -222,13 +242,13 @@ func (g *groupIndex) install(snap consensus.SnapshotMeta, at ref, rs refs) {
 // may sit in a segment already removed).
 func (g *groupIndex) put(r run, rs refs) {
 	rs.acquire(r.ref)
-	if n := len(g.runs); n == 0 || g.runs[n-1].last < r.first {
+	if n := len(g.runs); n == 0 || g.runs[n-1].last() < r.first {
 		g.runs = append(g.runs, r)
 		return
 	}
 	var out []run
 	for _, old := range g.runs {
-		if old.last < r.first || old.first > r.last {
+		if old.last() < r.first || old.first > r.last() {
 			out = append(out, old)
 			continue
 		}
@@ -237,8 +257,8 @@ func (g *groupIndex) put(r run, rs refs) {
 			out = append(out, old.cut(old.first, r.first-1))
 			pieces++
 		}
-		if old.last > r.last {
-			out = append(out, old.cut(r.last+1, old.last))
+		if old.last() > r.last() {
+			out = append(out, old.cut(r.last()+1, old.last()))
 			pieces++
 		}
 		switch pieces {
@@ -261,9 +281,11 @@ func (g *groupIndex) put(r run, rs refs) {
 func (g *groupIndex) memoryBytes() (index, cache int64) {
 	index = int64(cap(g.runs)) * runBytes
 	for _, r := range g.runs {
-		index += int64(cap(r.terms)) * 16
+		if r.terms != nil {
+			index += int64(cap(*r.terms))*16 + 24
+		}
 	}
 	return index, g.cache.bytes
 }
 
-const runBytes = 80 // unsafe.Sizeof(run{}), rounded
+const runBytes = 40 // unsafe.Sizeof(run{})

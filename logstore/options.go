@@ -79,8 +79,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Dir == "":
 		return fmt.Errorf("logstore: options: Dir is empty")
-	case o.SegmentBytes < minSegmentBytes:
-		return fmt.Errorf("logstore: options: SegmentBytes %d is below the minimum %d", o.SegmentBytes, minSegmentBytes)
+	case o.SegmentBytes < minSegmentBytes || o.SegmentBytes > payloadLimit:
+		return fmt.Errorf("logstore: options: SegmentBytes %d is not in [%d, %d]", o.SegmentBytes, minSegmentBytes, payloadLimit)
 	case o.WriteBytesMax <= 0 || o.WriteBytesMax > payloadLimit:
 		return fmt.Errorf("logstore: options: WriteBytesMax %d is not in (0, %d]", o.WriteBytesMax, payloadLimit)
 	case o.RecordBytesTarget <= 0 || o.RecordBytesTarget > o.WriteBytesMax:

@@ -137,19 +137,19 @@ func (s *Store) rewrite(seg *segment) error {
 }
 
 // applyRewrite repoints the indexes at the copies of a synced rewrite.
-func (s *Store) applyRewrite(segID uint64, base int64, relocated []run) {
+func (s *Store) applyRewrite(segID uint32, base int64, relocated []run) {
 	rs := segRefs{s}
 	k := 0
 	for i := range s.effects {
 		e := &s.effects[i]
-		at := ref{seg: segID, size: e.size}
+		at := ref{seg: segID, size: uint32(e.size)}
 		g := s.group(e.group)
 		g.mu.Lock()
 		switch e.kind {
 		case recRelocate:
 			r := relocated[k]
 			k++
-			r.ref, r.off = at, base+e.off
+			r.ref, r.off = at, uint32(base+e.off)
 			g.put(r, rs)
 		case recHardState:
 			g.setHardState(e.hs, at, rs)

@@ -19,7 +19,9 @@ func TestPurgeSlowGroupDoesNotPinSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	const slow, busy = 7, 9
-	data := func(g, i uint64) []byte { return []byte(fmt.Sprintf("group %d entry %d %s", g, i, bytes.Repeat([]byte{'x'}, 100))) }
+	data := func(g, i uint64) []byte {
+		return []byte(fmt.Sprintf("group %d entry %d %s", g, i, bytes.Repeat([]byte{'x'}, 100)))
+	}
 	var b Batch
 	for i := uint64(1); i <= 5; i++ {
 		b.Append(slow, []consensus.Entry{{Term: 1, Index: i, Data: data(slow, i)}})

@@ -22,7 +22,7 @@ func (s *Store) recover() error {
 	if err != nil {
 		return fmt.Errorf("logstore: %w", err)
 	}
-	var ids []uint64
+	var ids []uint32
 	removedTmp := false
 	for _, name := range names {
 		if strings.HasSuffix(name, segmentSuffix+tmpSuffix) {
@@ -66,7 +66,7 @@ func (s *Store) recover() error {
 }
 
 // recoverSegment reads segment id whole and replays its complete writes.
-func (s *Store) recoverSegment(id uint64, newest bool) error {
+func (s *Store) recoverSegment(id uint32, newest bool) error {
 	name := segmentName(s.opts.Dir, id)
 	f, err := s.opts.FS.Open(name)
 	if err != nil {
@@ -167,7 +167,7 @@ func (sc *scanner) scan(onWrite func([]scanned) error) (end int64, err error) {
 			if err != nil {
 				return 0, fmt.Errorf("%s offset 0: %w", sc.seg, err)
 			}
-			if id != sc.seg.id {
+			if id != uint64(sc.seg.id) {
 				return 0, fmt.Errorf("%w: %s holds segment %d", ErrCorruptLog, sc.seg, id)
 			}
 		} else {

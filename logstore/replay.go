@@ -7,7 +7,7 @@ import "fmt"
 // corruption, even with a good checksum.
 func (s *Store) replay(seg *segment, r scanned) error {
 	rs := segRefs{s}
-	at := ref{seg: seg.id, size: recordSize(r.hd.length)}
+	at := ref{seg: seg.id, size: uint32(recordSize(r.hd.length))}
 	switch r.hd.typ {
 	case recEntries, recRelocate:
 		group, ents, err := decodeEntries(r.hd.typ, r.payload, s.scratch)
@@ -23,7 +23,7 @@ func (s *Store) replay(seg *segment, r scanned) error {
 		if r.hd.typ == recEntries && first <= g.last() {
 			return fmt.Errorf("%w: group %d: entries record from index %d overlaps the last index %d without a truncation", ErrCorruptLog, group, first, g.last())
 		}
-		run := run{first: first, last: last, ref: at, off: r.off}
+		run := newRun(first, last, at, r.off)
 		run.setTerms(ents)
 		g.put(run, rs)
 	case recTruncate:
@@ -70,7 +70,7 @@ func (s *Store) checkGroups() error {
 			if r.first != next {
 				return fmt.Errorf("%w: group %d: entries [%d, %d) are missing (a segment removed too early, or lost)", ErrCorruptLog, id, next, r.first)
 			}
-			next = r.last + 1
+			next = r.last() + 1
 		}
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 // are written from its header up to end, and everything after end reads as
 // zeros.
 type segment struct {
-	id   uint64
+	id   uint32
 	name string // path
 	f    vfs.File
 	size int64 // preallocated size
@@ -31,19 +31,19 @@ const (
 	tmpSuffix     = ".tmp"
 )
 
-func segmentName(dir string, id uint64) string {
+func segmentName(dir string, id uint32) string {
 	return path.Join(dir, fmt.Sprintf("%016x%s", id, segmentSuffix))
 }
 
 // parseSegmentName returns the id of a segment file name, and whether it
 // is one.
-func parseSegmentName(name string) (uint64, bool) {
+func parseSegmentName(name string) (uint32, bool) {
 	hex, ok := strings.CutSuffix(name, segmentSuffix)
 	if !ok || len(hex) != 16 {
 		return 0, false
 	}
-	id, err := strconv.ParseUint(hex, 16, 64)
-	return id, err == nil && id > 0
+	id, err := strconv.ParseUint(hex, 16, 32)
+	return uint32(id), err == nil && id > 0
 }
 
 func (s *segment) String() string { return fmt.Sprintf("segment %d (%s)", s.id, s.name) }
@@ -53,7 +53,7 @@ func (s *segment) String() string { return fmt.Sprintf("segment %d (%s)", s.id, 
 // found at open always has its header. Failures before the rename leave
 // the store as it was; the caller decides whether later ones are fatal
 // (renamed reports that the rename was attempted).
-func createSegment(fs vfs.FS, dir string, id uint64, size int64) (seg *segment, renamed bool, err error) {
+func createSegment(fs vfs.FS, dir string, id uint32, size int64) (seg *segment, renamed bool, err error) {
 	name := segmentName(dir, id)
 	tmp := name + tmpSuffix
 	f, err := fs.Create(tmp)
@@ -69,7 +69,7 @@ func createSegment(fs vfs.FS, dir string, id uint64, size int64) (seg *segment, 
 		return fail(err)
 	}
 	hdr, at := beginRecord(nil, recSegment)
-	hdr = encodeSegmentHeader(hdr, id)
+	hdr = encodeSegmentHeader(hdr, uint64(id))
 	hdr = finishRecord(hdr, at)
 	markEndOfWrite(hdr, at)
 	if _, err := f.WriteAt(hdr, 0); err != nil {
@@ -90,8 +90,8 @@ func createSegment(fs vfs.FS, dir string, id uint64, size int64) (seg *segment, 
 }
 
 // segmentHeaderSize is the size of the header record of segment id.
-func segmentHeaderSize(id uint64) int64 {
-	return recordSize(uint32(len(encodeSegmentHeader(nil, id))))
+func segmentHeaderSize(id uint32) int64 {
+	return recordSize(uint32(len(encodeSegmentHeader(nil, uint64(id)))))
 }
 
 // diskFull marks an out-of-space error as ErrDiskFull, keeping the cause.

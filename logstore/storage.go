@@ -167,14 +167,14 @@ func (s *Store) readRun(r run) ([]consensus.Entry, error) {
 		s.segMu.RUnlock()
 		return nil, errSegmentGone
 	}
-	n, err := seg.f.ReadAt(buf, r.off)
+	n, err := seg.f.ReadAt(buf, int64(r.off))
 	s.segMu.RUnlock()
 	s.stats.diskReads.Add(1)
 	if n < len(buf) {
 		return nil, fmt.Errorf("logstore: %s offset %d: read %d of %d bytes: %w", seg, r.off, n, len(buf), err)
 	}
 	hd, ok := parseHeader(buf)
-	if !ok || recordSize(hd.length) != r.size || (hd.typ != recEntries && hd.typ != recRelocate) {
+	if !ok || recordSize(hd.length) != int64(r.size) || (hd.typ != recEntries && hd.typ != recRelocate) {
 		return nil, fmt.Errorf("%w: %s offset %d: invalid record header", ErrCorruptRecord, seg, r.off)
 	}
 	if err := checkPayload(hd, buf); err != nil {
@@ -184,8 +184,8 @@ func (s *Store) readRun(r run) ([]consensus.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s offset %d: %w", seg, r.off, err)
 	}
-	if ents[0].Index > r.first || ents[len(ents)-1].Index < r.last {
-		return nil, fmt.Errorf("%w: %s offset %d: record holds [%d, %d], index expects [%d, %d]", ErrCorruptLog, seg, r.off, ents[0].Index, ents[len(ents)-1].Index, r.first, r.last)
+	if ents[0].Index > r.first || ents[len(ents)-1].Index < r.last() {
+		return nil, fmt.Errorf("%w: %s offset %d: record holds [%d, %d], index expects [%d, %d]", ErrCorruptLog, seg, r.off, ents[0].Index, ents[len(ents)-1].Index, r.first, r.last())
 	}
-	return ents[r.first-ents[0].Index : r.last-ents[0].Index+1], nil
+	return ents[r.first-ents[0].Index : r.last()-ents[0].Index+1], nil
 }

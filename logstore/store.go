@@ -22,16 +22,17 @@ type Store struct {
 	// writer's.
 	writeMu sync.Mutex
 	active  *segment
-	oldest  uint64 // id of the oldest segment kept
+	oldest  uint32 // id of the oldest segment kept
 	buf     []byte
 	effects []effect
-	plans   map[uint64]*plan
+	plans   map[uint64]int // group to its plan in planBuf
+	planBuf []plan
 	scratch []consensus.Entry
 
 	// segMu guards the segs map against a reader looking a segment up
 	// while purge removes it; readers hold it across their ReadAt.
 	segMu sync.RWMutex
-	segs  map[uint64]*segment
+	segs  map[uint32]*segment
 
 	groupsMu sync.RWMutex
 	groups   map[uint64]*groupIndex
@@ -64,9 +65,9 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		opts:      opts,
 		lock:      lock,
-		segs:      make(map[uint64]*segment),
+		segs:      make(map[uint32]*segment),
 		groups:    make(map[uint64]*groupIndex),
-		plans:     make(map[uint64]*plan),
+		plans:     make(map[uint64]int),
 		purgeWake: make(chan struct{}, 1),
 		purgeDone: make(chan struct{}),
 	}
@@ -171,13 +172,13 @@ type segRefs struct{ s *Store }
 func (r segRefs) acquire(at ref) {
 	seg := r.s.segs[at.seg]
 	seg.live++
-	seg.liveBytes += at.size
+	seg.liveBytes += int64(at.size)
 }
 
 func (r segRefs) release(at ref) {
 	seg := r.s.segs[at.seg]
 	seg.live--
-	seg.liveBytes -= at.size
+	seg.liveBytes -= int64(at.size)
 	if seg.live < 0 {
 		panic(fmt.Sprintf("logstore: %s: live count %d", seg, seg.live))
 	}

@@ -61,10 +61,8 @@ func (s *Store) Write(b *Batch) error {
 // encode fills s.buf and s.effects from b.
 func (s *Store) encode(b *Batch) error {
 	s.buf, s.effects = s.buf[:0], s.effects[:0]
-	for _, p := range s.plans {
-		*p = plan{}
-	}
 	clear(s.plans)
+	s.planBuf = s.planBuf[:0]
 	for i := range b.ops {
 		if err := s.encodeOp(&b.ops[i]); err != nil {
 			return fmt.Errorf("%w: group %d: %v", ErrInvalidWrite, b.ops[i].group, err)
@@ -82,17 +80,19 @@ func (s *Store) encode(b *Batch) error {
 
 func (s *Store) planFor(id uint64) (*plan, *groupIndex) {
 	g := s.group(id)
-	p := s.plans[id]
-	if p == nil {
-		p = &plan{}
+	k, ok := s.plans[id]
+	if !ok {
+		var p plan
 		if g != nil {
 			// The writer is the only one changing g, so it reads g unlocked.
 			p.snapIndex, p.last = g.snap.Index, g.last()
 			p.lastTerm, _ = g.term(p.last)
 		}
-		s.plans[id] = p
+		k = len(s.planBuf)
+		s.planBuf = append(s.planBuf, p)
+		s.plans[id] = k
 	}
-	return p, g
+	return &s.planBuf[k], g
 }
 
 func (s *Store) addRecord(e effect, payload func([]byte) []byte) {
@@ -229,6 +229,9 @@ func (s *Store) writeSynced(buf []byte) error {
 // rotate makes a new active segment with room for need bytes.
 func (s *Store) rotate(need int64) error {
 	id := s.active.id + 1
+	if id == 0 {
+		return s.fail("rotate", fmt.Errorf("segment ids exhausted"))
+	}
 	size := max(s.opts.SegmentBytes, segmentHeaderSize(id)+need)
 	seg, renamed, err := createSegment(s.opts.FS, s.opts.Dir, id, size)
 	if err != nil {
@@ -253,16 +256,16 @@ func (s *Store) rotate(need int64) error {
 
 // apply makes the synced write visible: each effect, in order, on its
 // group's index. base is the write's offset in the active segment.
-func (s *Store) apply(segID uint64, base int64) {
+func (s *Store) apply(segID uint32, base int64) {
 	rs := segRefs{s}
 	for i := range s.effects {
 		e := &s.effects[i]
-		at := ref{seg: segID, size: e.size}
+		at := ref{seg: segID, size: uint32(e.size)}
 		g := s.groupOrCreate(e.group)
 		g.mu.Lock()
 		switch e.kind {
 		case recEntries:
-			r := run{first: e.ents[0].Index, last: e.ents[len(e.ents)-1].Index, ref: at, off: base + e.off}
+			r := newRun(e.ents[0].Index, e.ents[len(e.ents)-1].Index, at, base+e.off)
 			r.setTerms(e.ents)
 			g.put(r, rs)
 			g.cache.append(e.ents, s.opts.GroupCacheBytesMax)
