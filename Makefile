@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench bench-consensus fuzz lint simulate
+.PHONY: test race bench bench-consensus bench-logstore fuzz lint simulate
 
 # The README's test command.
 test:
@@ -25,6 +25,11 @@ bench:
 # etcd out of the core's dependencies.
 bench-consensus:
 	cd benchmarks/consensus-etcd && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) | tee ../../bench-consensus.txt
+
+# The WAL beside a Pebble-backed log and the raw disk, fsync on, in the
+# separate module that keeps Pebble out of the main one's dependencies.
+bench-logstore:
+	cd benchmarks/logstore-pebble && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) | tee ../../bench-logstore.txt
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).

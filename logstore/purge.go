@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -164,7 +165,7 @@ func (s *Store) applyRewrite(segID uint32, base int64, relocated []run) {
 func (s *Store) purgeLoop() {
 	defer close(s.purgeDone)
 	for range s.purgeWake {
-		if err := s.Purge(); err != nil {
+		if err := s.Purge(); err != nil && !errors.Is(err, ErrClosed) {
 			s.opts.Logger.Error("logstore: purge", "err", err)
 		}
 	}

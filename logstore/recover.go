@@ -192,8 +192,13 @@ func (sc *scanner) scan(onWrite func([]scanned) error) (end int64, err error) {
 // acknowledged, and is dropped. A zero header with nothing after it and no
 // write in progress is the clean end of the log. Anything else, or any
 // damage in an older segment (whose writes all completed before the next
-// segment began), is corruption.
+// segment began), or damage to a segment's header (it was synced before
+// the segment was named), is corruption.
 func (sc *scanner) damaged(off, writeStart, limit int64, what string) (int64, error) {
+	if off == 0 {
+		// A segment gets its name only once its header is synced.
+		return 0, fmt.Errorf("%w: %s offset 0: segment header: %s", ErrCorruptRecord, sc.seg, what)
+	}
 	end := sc.lastNonZero()
 	if end <= off && writeStart == off {
 		return off, nil // the clean end

@@ -3,6 +3,7 @@ package logstore
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -57,6 +58,14 @@ func createSegment(fs vfs.FS, dir string, id uint32, size int64) (seg *segment, 
 	name := segmentName(dir, id)
 	tmp := name + tmpSuffix
 	f, err := fs.Create(tmp)
+	if errors.Is(err, iofs.ErrExist) {
+		// A leftover of an earlier attempt whose cleanup failed: never in
+		// use, so it goes.
+		if err := fs.Remove(tmp); err != nil {
+			return nil, false, err
+		}
+		f, err = fs.Create(tmp)
+	}
 	if err != nil {
 		return nil, false, diskFull(err)
 	}

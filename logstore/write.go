@@ -171,10 +171,8 @@ func (s *Store) encodeAppend(group uint64, ents []consensus.Entry, p *plan, g *g
 	case first > p.last+1:
 		return fmt.Errorf("append at %d leaves a gap after the last index %d", first, p.last)
 	case first <= p.last:
-		if p.touched == 0 && g != nil {
-			if prev, err := g.term(first - 1); err == nil && ents[0].Term < prev {
-				return fmt.Errorf("term goes down from %d to %d at index %d", prev, ents[0].Term, first)
-			}
+		if prev, ok := s.plannedTerm(group, first-1, g); ok && ents[0].Term < prev {
+			return fmt.Errorf("term goes down from %d to %d at index %d", prev, ents[0].Term, first)
 		}
 		s.addRecord(effect{kind: recTruncate, group: group, index: first}, func(b []byte) []byte {
 			return encodeIndex(b, group, first)
@@ -200,6 +198,28 @@ func (s *Store) encodeAppend(group uint64, ents []consensus.Entry, p *plan, g *g
 		ents = ents[n:]
 	}
 	return nil
+}
+
+// plannedTerm returns the term at i as the batch so far leaves it: from
+// the latest of its records that covers i, else from the store.
+func (s *Store) plannedTerm(group, i uint64, g *groupIndex) (uint64, bool) {
+	for k := len(s.effects) - 1; k >= 0; k-- {
+		e := &s.effects[k]
+		if e.group != group {
+			continue
+		}
+		switch {
+		case e.kind == recEntries && e.ents[0].Index <= i && i <= e.ents[len(e.ents)-1].Index:
+			return e.ents[i-e.ents[0].Index].Term, true
+		case e.kind == recInstall && e.snap.Index == i:
+			return e.snap.Term, true
+		}
+	}
+	if g == nil {
+		return 0, false
+	}
+	t, err := g.term(i)
+	return t, err == nil
 }
 
 // writeSynced writes buf at the active segment's end, starting a new

@@ -67,6 +67,8 @@ var ErrInjected = errors.New("vfs: injected error")
 // Op names an operation, for error injection.
 type Op int
 
+// The operations an injector sees, one per method of FS and File (but
+// File.Size, which cannot fail in memory).
 const (
 	OpCreate Op = iota + 1
 	OpOpen
@@ -84,6 +86,7 @@ const (
 	OpClose
 )
 
+// String names the operation as error messages do.
 func (o Op) String() string {
 	switch o {
 	case OpCreate:
