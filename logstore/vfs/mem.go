@@ -42,6 +42,30 @@ type memDir struct {
 type memNode struct {
 	data   []byte // current bytes
 	synced []byte // as of the last File.Sync: what a crash keeps. Never aliases data.
+	// [dirtyLo, dirtyHi) covers every byte of data that may differ from
+	// synced, so Sync copies that range alone; empty when lo >= hi.
+	dirtyLo, dirtyHi int
+}
+
+func (n *memNode) markDirty(lo, hi int) {
+	if n.dirtyLo >= n.dirtyHi {
+		n.dirtyLo, n.dirtyHi = lo, hi
+		return
+	}
+	n.dirtyLo, n.dirtyHi = min(n.dirtyLo, lo), max(n.dirtyHi, hi)
+}
+
+// sync makes synced equal data, copying only what changed.
+func (n *memNode) sync() {
+	if len(n.synced) < len(n.data) {
+		n.markDirty(len(n.synced), len(n.data))
+		n.synced = slices.Grow(n.synced, len(n.data)-len(n.synced))
+	}
+	n.synced = n.synced[:len(n.data)]
+	if lo, hi := n.dirtyLo, min(n.dirtyHi, len(n.data)); lo < hi {
+		copy(n.synced[lo:hi], n.data[lo:hi])
+	}
+	n.dirtyLo, n.dirtyHi = 0, 0
 }
 
 // NewMem returns an empty MemFS.

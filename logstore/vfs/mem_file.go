@@ -60,6 +60,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.fs.growLocked(f.node, off+int64(len(p)), OpWrite, f.name); err != nil {
 		return 0, err
 	}
+	f.node.markDirty(int(off), int(off)+len(p))
 	return copy(f.node.data[off:], p), nil
 }
 
@@ -78,7 +79,7 @@ func (f *memFile) Sync() error {
 		return err
 	}
 	defer f.fs.mu.Unlock()
-	f.node.synced = slices.Clone(f.node.data)
+	f.node.sync()
 	return nil
 }
 
@@ -132,6 +133,7 @@ func (m *MemFS) growLocked(n *memNode, size int64, op Op, name string) error {
 	}
 	n.data = slices.Grow(n.data, int(size-old))[:size]
 	clear(n.data[old:]) // the backing array may hold bytes from before a Truncate
+	n.markDirty(int(old), int(size))
 	return nil
 }
 
