@@ -17,6 +17,7 @@ type plan struct {
 	// touched is the lowest index an earlier operation of this batch
 	// wrote or removed; 0 if none.
 	touched uint64
+	g       *groupIndex // nil for a group the store does not know yet
 }
 
 // effect is one record of the write being prepared, and what it does to
@@ -79,10 +80,10 @@ func (s *Store) encode(b *Batch) error {
 }
 
 func (s *Store) planFor(id uint64) (*plan, *groupIndex) {
-	g := s.group(id)
 	k, ok := s.plans[id]
 	if !ok {
-		var p plan
+		g := s.group(id)
+		p := plan{g: g}
 		if g != nil {
 			// The writer is the only one changing g, so it reads g unlocked.
 			p.snapIndex, p.last = g.snap.Index, g.last()
@@ -92,7 +93,7 @@ func (s *Store) planFor(id uint64) (*plan, *groupIndex) {
 		s.planBuf = append(s.planBuf, p)
 		s.plans[id] = k
 	}
-	return &s.planBuf[k], g
+	return &s.planBuf[k], s.planBuf[k].g
 }
 
 func (s *Store) addRecord(e effect, payload func([]byte) []byte) {
@@ -278,11 +279,17 @@ func (s *Store) rotate(need int64) error {
 // group's index. base is the write's offset in the active segment.
 func (s *Store) apply(segID uint32, base int64) {
 	rs := segRefs{s}
+	var g *groupIndex
 	for i := range s.effects {
 		e := &s.effects[i]
 		at := ref{seg: segID, size: uint32(e.size)}
-		g := s.groupOrCreate(e.group)
-		g.mu.Lock()
+		if i == 0 || e.group != s.effects[i-1].group {
+			if g != nil {
+				g.mu.Unlock()
+			}
+			g = s.groupOrCreate(e.group)
+			g.mu.Lock()
+		}
 		switch e.kind {
 		case recEntries:
 			r := newRun(e.ents[0].Index, e.ents[len(e.ents)-1].Index, at, base+e.off)
@@ -298,8 +305,10 @@ func (s *Store) apply(segID uint32, base int64) {
 		case recInstall:
 			g.install(e.snap, at, rs)
 		}
-		g.mu.Unlock()
 		e.ents = nil
+	}
+	if g != nil {
+		g.mu.Unlock()
 	}
 }
 
