@@ -29,7 +29,7 @@ bench-consensus:
 # The WAL beside a Pebble-backed log and the raw disk, fsync on, in the
 # separate module that keeps Pebble out of the main one's dependencies.
 bench-logstore:
-	cd benchmarks/logstore-pebble && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) | tee ../../bench-logstore.txt
+	$(MAKE) -C benchmarks/logstore-pebble bench BENCHTIME=$(BENCHTIME) BENCHCOUNT=$(BENCHCOUNT) OUT=../../bench-logstore.txt
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).

@@ -27,10 +27,10 @@ func BenchmarkWrite(b *testing.B) {
 				payload[i] = byte(rand.Uint32())
 			}
 			next := make([]uint64, c.groups+1)
-			ents := make([]consensus.Entry, c.batch)
 			var bt Batch
 			for b.Loop() {
 				bt.Reset()
+				ents := make([]consensus.Entry, c.batch) // the store keeps them
 				per := c.batch / c.groups
 				for g := 1; g <= c.groups; g++ {
 					part := ents[(g-1)*per : g*per]

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/raftpipe/raftpipe/consensus"
@@ -20,12 +22,12 @@ import (
 // batches that keeps the model in step, and the comparison of a store
 // against the model through nothing but its public read API.
 
-const testDir = "/wal"
+const walDir = "/wal"
 
-// testOptions are small enough that every workload rotates and purges.
-func testOptions(fs vfs.FS) Options {
+// smallOptions are small enough that every workload rotates and purges.
+func smallOptions(fs vfs.FS) Options {
 	return Options{
-		Dir:                 testDir,
+		Dir:                 walDir,
 		FS:                  fs,
 		SegmentBytes:        8 << 10,
 		RecordBytesTarget:   2 << 10,
@@ -37,33 +39,33 @@ func testOptions(fs vfs.FS) Options {
 
 // ---- the model -------------------------------------------------------
 
-// groupModel is one group's log as consensus.MemoryStorage would hold it.
-type groupModel struct {
+// groupLog is one group's log as consensus.MemoryStorage would hold it.
+type groupLog struct {
 	hs   consensus.HardState
 	snap consensus.SnapshotMeta
 	ents []consensus.Entry // the log after snap: ents[k].Index == snap.Index+1+k
 }
 
-func (g *groupModel) first() uint64 { return g.snap.Index + 1 }
-func (g *groupModel) last() uint64  { return g.snap.Index + uint64(len(g.ents)) }
+func (g *groupLog) first() uint64 { return g.snap.Index + 1 }
+func (g *groupLog) last() uint64  { return g.snap.Index + uint64(len(g.ents)) }
 
 // term is the term at i, for i in [first-1, last].
-func (g *groupModel) term(i uint64) uint64 {
+func (g *groupLog) term(i uint64) uint64 {
 	if i == g.snap.Index {
 		return g.snap.Term
 	}
 	return g.ents[i-g.first()].Term
 }
 
-func (g *groupModel) lastTerm() uint64 { return g.term(g.last()) }
+func (g *groupLog) lastTerm() uint64 { return g.term(g.last()) }
 
-// model is every group's log; a group absent reads as empty.
-type model map[uint64]*groupModel
+// walModel is every group's log; a group absent reads as empty.
+type walModel map[uint64]*groupLog
 
-func (m model) group(id uint64) *groupModel {
+func (m walModel) group(id uint64) *groupLog {
 	g := m[id]
 	if g == nil {
-		g = &groupModel{}
+		g = &groupLog{}
 		m[id] = g
 	}
 	return g
@@ -71,8 +73,8 @@ func (m model) group(id uint64) *groupModel {
 
 // clone copies m so that applying a batch to the copy leaves m alone.
 // Entries are never modified, so they are shared.
-func (m model) clone() model {
-	c := make(model, len(m))
+func (m walModel) clone() walModel {
+	c := make(walModel, len(m))
 	for id, g := range m {
 		cg := *g
 		cg.snap.Membership = cloneMembership(g.snap.Membership)
@@ -84,7 +86,7 @@ func (m model) clone() model {
 
 // apply does what a successful Write of b does, with MemoryStorage's
 // semantics. b must be valid: the model does not check.
-func (m model) apply(b *Batch) {
+func (m walModel) apply(b *Batch) {
 	for i := range b.ops {
 		o := &b.ops[i]
 		g := m.group(o.group)
@@ -111,7 +113,7 @@ func (m model) apply(b *Batch) {
 	}
 }
 
-func (g *groupModel) append(ents []consensus.Entry) {
+func (g *groupLog) append(ents []consensus.Entry) {
 	for len(ents) > 0 && ents[0].Index <= g.snap.Index {
 		ents = ents[1:]
 	}
@@ -131,7 +133,7 @@ func (g *groupModel) append(ents []consensus.Entry) {
 // diffStore returns what differs between s and m, read through the public
 // API, or nil. rng picks how Entries is asked (ranges and byte limits) so
 // that reads come in pieces, from the cache and from disk.
-func diffStore(s *Store, m model, rng *rand.Rand) error {
+func diffStore(s *Store, m walModel, rng *rand.Rand) error {
 	ids := map[uint64]bool{}
 	for id := range m {
 		ids[id] = true
@@ -142,7 +144,7 @@ func diffStore(s *Store, m model, rng *rand.Rand) error {
 	for _, id := range slices.Sorted(mapsKeys(ids)) {
 		g := m[id]
 		if g == nil {
-			g = &groupModel{}
+			g = &groupLog{}
 		}
 		if err := diffGroup(s.Storage(id), g, rng); err != nil {
 			return fmt.Errorf("group %d: %w", id, err)
@@ -161,7 +163,7 @@ func mapsKeys(m map[uint64]bool) func(func(uint64) bool) {
 	}
 }
 
-func diffGroup(st *GroupStorage, g *groupModel, rng *rand.Rand) error {
+func diffGroup(st *GroupStorage, g *groupLog, rng *rand.Rand) error {
 	hs, err := st.InitialState()
 	if err != nil || hs != g.hs {
 		return fmt.Errorf("InitialState = %+v, %v; want %+v", hs, err, g.hs)
@@ -235,14 +237,14 @@ func entryString(e *consensus.Entry) string {
 
 // ---- generating valid batches --------------------------------------------
 
-// gen makes random batches that are valid against a model, and applies
+// batchGen makes random batches that are valid against a model, and applies
 // each operation to the model as it adds it, so that the next one is
 // valid too. It follows the rules Batch documents: appends start at most
 // one past the last index, an overwrite never lowers a term along the
 // log, a compaction reaches only persisted entries that the batch has not
 // written over, and a snapshot install is never older than the
 // compaction point.
-type gen struct {
+type batchGen struct {
 	rng    *rand.Rand
 	groups int // group ids are 1..groups
 	// bigPct is the chance in percent that an entry is larger than a
@@ -258,7 +260,7 @@ type batchPlan struct {
 }
 
 // batch returns a batch valid against committed, and the model after it.
-func (gn *gen) batch(committed model) (*Batch, model) {
+func (gn *batchGen) batch(committed walModel) (*Batch, walModel) {
 	next := committed.clone()
 	b := &Batch{}
 	plans := map[uint64]*batchPlan{}
@@ -273,13 +275,13 @@ func (gn *gen) batch(committed model) (*Batch, model) {
 			p = &batchPlan{}
 			plans[id] = p
 		}
-		gn.op(b, id, committed.group(id).last(), next.group(id), p)
+		gn.op(b, id, lastOf(committed, id), next.group(id), p)
 	}
 	return b, next
 }
 
 // op adds one operation of group id to b and applies it to g.
-func (gn *gen) op(b *Batch, id, committedLast uint64, g *groupModel, p *batchPlan) {
+func (gn *batchGen) op(b *Batch, id, committedLast uint64, g *groupLog, p *batchPlan) {
 	rng := gn.rng
 	var one Batch
 	switch k := rng.IntN(100); {
@@ -319,7 +321,7 @@ func (gn *gen) op(b *Batch, id, committedLast uint64, g *groupModel, p *batchPla
 		one.Compact(id, i, gn.membership())
 	default: // install a received snapshot, inside the log or past it
 		i := g.snap.Index + rng.Uint64N(g.last()-g.snap.Index+1)
-		if rng.IntN(2) == 0 {
+		if i == 0 || rng.IntN(2) == 0 {
 			i = g.last() + 1 + rng.Uint64N(40)
 		}
 		one.InstallSnapshot(id, consensus.SnapshotMeta{Index: i, Term: g.lastTerm() + rng.Uint64N(2), Membership: gn.membership()})
@@ -346,11 +348,11 @@ func (gn *gen) op(b *Batch, id, committedLast uint64, g *groupModel, p *batchPla
 		p.installed, p.touched = true, 1
 		b.InstallSnapshot(id, o.snap)
 	}
-	model{id: g}.apply(&one)
+	walModel{id: g}.apply(&one)
 }
 
 // entries returns n entries from index from, all of term term.
-func (gn *gen) entries(from uint64, n int, term uint64) []consensus.Entry {
+func (gn *batchGen) entries(from uint64, n int, term uint64) []consensus.Entry {
 	ents := make([]consensus.Entry, n)
 	for k := range ents {
 		size := gn.rng.IntN(gn.dataMax + 1)
@@ -369,7 +371,7 @@ func (gn *gen) entries(from uint64, n int, term uint64) []consensus.Entry {
 	return ents
 }
 
-func (gn *gen) membership() consensus.Membership {
+func (gn *batchGen) membership() consensus.Membership {
 	var m consensus.Membership
 	for id := uint64(1); id <= 5; id++ {
 		switch gn.rng.IntN(3) {
@@ -386,8 +388,8 @@ func (gn *gen) membership() consensus.Membership {
 
 // ---- small helpers ---------------------------------------------------------
 
-// mustOpen opens a store or fails the test.
-func mustOpen(t testing.TB, opts Options) *Store {
+// openStore opens a store or fails the test.
+func openStore(t testing.TB, opts Options) *Store {
 	t.Helper()
 	s, err := Open(opts)
 	if err != nil {
@@ -400,14 +402,14 @@ func mustOpen(t testing.TB, opts Options) *Store {
 // first.
 func segmentFiles(t testing.TB, fs vfs.FS) []string {
 	t.Helper()
-	names, err := fs.List(testDir)
+	names, err := fs.List(walDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var segs []string
 	for _, n := range names {
 		if _, ok := parseSegmentName(n); ok {
-			segs = append(segs, testDir+"/"+n)
+			segs = append(segs, walDir+"/"+n)
 		}
 	}
 	return segs
@@ -417,7 +419,7 @@ func segmentFiles(t testing.TB, fs vfs.FS) []string {
 // directory.
 func tmpFiles(t testing.TB, fs vfs.FS) []string {
 	t.Helper()
-	names, err := fs.List(testDir)
+	names, err := fs.List(walDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,11 +457,50 @@ func diskRecords(data []byte) []diskRecord {
 	return recs
 }
 
-// withSeed runs f and, if it failed the test, says which seed to replay.
-func withSeed(t *testing.T, seed uint64, f func()) {
-	t.Helper()
-	f()
-	if t.Failed() {
-		t.Logf("seed=%d", seed)
+// lastOf is group id's last index in m, without adding the group.
+func lastOf(m walModel, id uint64) uint64 {
+	if g := m[id]; g != nil {
+		return g.last()
 	}
+	return 0
+}
+
+// failLogSync returns an injector that fails every fsync of the log's
+// data, but not the fsync of a new segment's header (a MemFS file keeps
+// the name it was opened with, so a segment created by this process is
+// still named .tmp: creation is told apart by its calls instead, Create
+// and Preallocate before the sync, Rename after).
+func failLogSync() func(vfs.Op, string) error {
+	var mu sync.Mutex
+	creating := false
+	return func(op vfs.Op, name string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch op {
+		case vfs.OpCreate, vfs.OpPreallocate:
+			creating = true
+		case vfs.OpRename:
+			creating = false
+		case vfs.OpSync:
+			if !creating {
+				return vfs.ErrInjected
+			}
+		}
+		return nil
+	}
+}
+
+// raceEnabled reports whether the test binary was built with -race, so
+// that the long randomized tests can run fewer seeds under its slowdown.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }

@@ -14,7 +14,7 @@ type counters struct {
 type Stats struct {
 	Writes    uint64 // Write calls that wrote something
 	Entries   uint64 // entries appended by those writes
-	Syncs     uint64 // fdatasyncs of the log, purge's included
+	Syncs     uint64 // fdatasyncs of writes, purge's included (not those that create segments)
 	Bytes     uint64 // bytes written to the log, purge's included
 	SyncNanos uint64 // time spent in those fdatasyncs
 	// EntriesPerSync is Entries / Syncs: how much group commit gathers.
