@@ -82,13 +82,13 @@ func newFaultRun(t *testing.T) *faultRun {
 }
 
 // step runs step k of the workload: a purge every fifth, else a write.
-// It returns the error and, for a write, the model had it succeeded.
-func (r *faultRun) step(k int) (error, walModel) {
+// It returns, for a write, the model had it succeeded, and the error.
+func (r *faultRun) step(k int) (walModel, error) {
 	if k%5 == 4 {
-		return r.s.Purge(), r.committed
+		return r.committed, r.s.Purge()
 	}
 	b, next := r.batchGen.batch(r.committed)
-	return r.s.Write(b), next
+	return next, r.s.Write(b)
 }
 
 // countCalls runs the workload once without faults and returns how many
@@ -99,7 +99,7 @@ func countCalls(t *testing.T) map[vfs.Op]int {
 	fi := &faultInjector{calls: map[vfs.Op]int{}}
 	r.fs.SetInjector(fi.inject)
 	for k := range faultWorkloadSteps {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err != nil {
 			t.Fatalf("step %d: %v", k, err)
 		}
@@ -146,7 +146,7 @@ func faultAt(t *testing.T, op vfs.Op, n int) {
 	where := func() string { return fmt.Sprintf("%s #%d failed (%s)", op, n, fi.name) }
 	for k := range faultWorkloadSteps {
 		before := fi.failed
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err == nil {
 			if fi.failed && !before {
 				t.Fatalf("%s during step %d, which returned no error", where(), k)
@@ -252,7 +252,7 @@ func (r *faultRun) crashAndCheck(where string) {
 		r.t.Fatalf("%s: after a crash, the store is not what was acknowledged: %v", where, err)
 	}
 	for k := range 10 {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err != nil {
 			r.t.Fatalf("%s: after a crash and reopen, step %d: %v", where, k, err)
 		}
@@ -275,7 +275,7 @@ func TestFaultOpenAfterFailureWithoutCrash(t *testing.T) {
 			fi := &faultInjector{op: op, n: n, calls: map[vfs.Op]int{}}
 			r.fs.SetInjector(fi.inject)
 			for k := range faultWorkloadSteps {
-				err, next := r.step(k)
+				next, err := r.step(k)
 				if err != nil {
 					break
 				}
@@ -310,7 +310,7 @@ func TestFaultDiskFull(t *testing.T) {
 	r := newFaultRun(t)
 	defer func() { r.s.Close() }()
 	for k := range 12 {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err != nil {
 			t.Fatalf("step %d: %v", k, err)
 		}
@@ -324,7 +324,7 @@ func TestFaultDiskFull(t *testing.T) {
 	r.fs.SetCapacity(used + r.opts.SegmentBytes/2)
 	full := 0
 	for k := 12; k < 40 && full < 3; k++ {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err == nil {
 			r.committed = next
 			continue
@@ -348,7 +348,7 @@ func TestFaultDiskFull(t *testing.T) {
 	}
 	r.fs.SetCapacity(0)
 	for k := 40; k < 60; k++ {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err != nil {
 			t.Fatalf("step %d, with space again: %v", k, err)
 		}
@@ -383,7 +383,7 @@ func TestFaultTmpRemoveFails(t *testing.T) {
 	})
 	k, failed := 0, false
 	for ; k < faultWorkloadSteps && !failed; k++ {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err == nil {
 			r.committed = next
 			continue
@@ -398,7 +398,7 @@ func TestFaultTmpRemoveFails(t *testing.T) {
 	}
 	r.fs.SetInjector(nil)
 	for end := k + 20; k < end; k++ {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err != nil {
 			t.Fatalf("step %d, the faults gone: %v (temporary files: %v)", k, err, tmpFiles(t, r.fs))
 		}
@@ -421,7 +421,7 @@ func TestFaultPersistentCreateFailure(t *testing.T) {
 	r.fs.SetInjector(vfs.FailMatching(vfs.OpCreate, ".wal"+tmpSuffix, nil))
 	var ok, failed int
 	for k := range faultWorkloadSteps {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err == nil {
 			ok++
 			r.committed = next
@@ -450,7 +450,7 @@ func TestFaultPersistentCreateFailure(t *testing.T) {
 func TestFaultDuringRecovery(t *testing.T) {
 	r := newFaultRun(t)
 	for k := range 20 {
-		err, next := r.step(k)
+		next, err := r.step(k)
 		if err != nil {
 			t.Fatal(err)
 		}
