@@ -125,7 +125,7 @@ func encodeEntries(dst []byte, group uint64, ents []consensus.Entry) []byte {
 	return dst
 }
 
-// entriesSize bounds what encodeEntries writes for one entry.
+// entrySize bounds what encodeEntries writes for one entry.
 func entrySize(e *consensus.Entry) int64 {
 	return int64(len(e.Data)) + 2*binary.MaxVarintLen64 + 1
 }

@@ -73,7 +73,7 @@ func (r *run) termAt(i uint64) uint64 {
 	return t
 }
 
-// runTerms sets r's terms from the entries it covers.
+// setTerms sets r's terms from the entries it covers.
 func (r *run) setTerms(ents []consensus.Entry) {
 	r.term, r.terms = ents[0].Term, nil
 	var ts []termStart

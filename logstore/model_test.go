@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
 	"github.com/raftpipe/raftpipe/logstore/vfs"
@@ -732,16 +732,20 @@ func TestEntriesRacingPurge(t *testing.T) {
 	}
 	write(func(b *Batch) { b.Compact(2, lastOf(m, 2), consensus.Membership{}) })
 
-	inRead := make(chan struct{})
-	var once sync.Once
+	// The reader's first read waits until purge has synced its copies;
+	// purge's removal of the segment then waits for the read to end.
+	inRead, purgeSynced := make(chan struct{}), make(chan struct{})
+	var firstRead atomic.Bool
+	var syncOnce sync.Once
 	fs.SetInjector(func(op vfs.Op, name string) error {
-		if op == vfs.OpRead {
-			once.Do(func() {
+		switch op {
+		case vfs.OpRead:
+			if firstRead.CompareAndSwap(false, true) { // not purge's own reads
 				close(inRead)
-				// Long enough for purge to reach the segment removal,
-				// which waits for this read to end.
-				time.Sleep(200 * time.Millisecond)
-			})
+				<-purgeSynced
+			}
+		case vfs.OpSync:
+			syncOnce.Do(func() { close(purgeSynced) })
 		}
 		return nil
 	})

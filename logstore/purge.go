@@ -34,6 +34,11 @@ func (s *Store) Purge() error {
 			if err := s.rewrite(seg); err != nil {
 				return err
 			}
+			if seg.live > 0 {
+				// Every reference was copied; one left means the counts are
+				// wrong, and looping would rewrite forever.
+				return fmt.Errorf("logstore: purge: %s still has %d live records after its rewrite", seg, seg.live)
+			}
 		}
 		if err := s.removeDead(); err != nil {
 			return err

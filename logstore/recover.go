@@ -158,9 +158,11 @@ func (sc *scanner) scan(onWrite func([]scanned) error) (end int64, err error) {
 		if err := checkPayload(hd, data[off:recEnd]); err != nil {
 			return sc.damaged(off, writeStart, off+headerSize+int64(hd.length), err.Error())
 		}
-		if (off == 0) != (hd.typ == recSegment) {
-			return 0, fmt.Errorf("%w: %s offset %d: %s record where a segment %s", ErrCorruptLog, sc.seg, off, hd.typ,
-				map[bool]string{true: "header must be", false: "header cannot be"}[off == 0])
+		if off == 0 && hd.typ != recSegment {
+			return 0, fmt.Errorf("%w: %s offset 0: %s record where the segment header must be", ErrCorruptLog, sc.seg, hd.typ)
+		}
+		if off != 0 && hd.typ == recSegment {
+			return 0, fmt.Errorf("%w: %s offset %d: a second segment header", ErrCorruptLog, sc.seg, off)
 		}
 		if off == 0 {
 			id, err := decodeSegmentHeader(data[headerSize : headerSize+hd.length])
