@@ -125,6 +125,9 @@ type decoder struct {
 	off int
 	err error
 	ctx string // what is being decoded, for the error
+	// slab is where entries are carved from: one allocation serves the
+	// entries of many messages of a frame instead of one each.
+	slab []consensus.Entry
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -203,7 +206,8 @@ func (d *decoder) ids(what string) []uint64 {
 }
 
 // decodeMessages decodes a messages payload, appending to dst. Entry data
-// aliases payload, which the caller must therefore not reuse.
+// aliases payload, which the caller must therefore not reuse, and entries
+// of different messages share one allocation.
 func decodeMessages(payload []byte, dst []Msg) (msgs []Msg, from, to uint64, err error) {
 	d := decoder{b: payload, ctx: "messages frame"}
 	from = d.uvarint("sender")
@@ -254,6 +258,9 @@ func (d *decoder) message(m *Msg, from, to uint64) {
 	}
 }
 
+// entrySlabLen is the smallest slab of entries a decoder allocates.
+const entrySlabLen = 64
+
 // minEntryBytes is the least an entry takes: a term, a type and a length.
 const minEntryBytes = 3
 
@@ -271,7 +278,12 @@ func (d *decoder) entries(m *Msg) {
 	if d.err != nil {
 		return
 	}
-	ents := make([]consensus.Entry, n)
+	if cap(d.slab)-len(d.slab) < n {
+		d.slab = make([]consensus.Entry, 0, max(n, entrySlabLen))
+	}
+	lo := len(d.slab)
+	d.slab = d.slab[:lo+n]
+	ents := d.slab[lo : lo+n : lo+n] // capped: appending to one message's entries cannot reach the next's
 	for i := range ents {
 		e := &ents[i]
 		e.Index = first + uint64(i)

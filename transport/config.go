@@ -35,10 +35,13 @@ type Config struct {
 	// SendQueueMessages is each peer's outbound ring, in messages (a power
 	// of two). What does not fit is dropped and counted: Raft retries.
 	SendQueueMessages int
-	// InboundQueueMessages is the ring the readers of every connection feed
-	// and Handler drains (a power of two). A full ring holds readers back,
-	// and TCP holds the senders back.
-	InboundQueueMessages int
+	// InboundQueueFrames is the ring the readers of every connection feed
+	// with the messages of one frame per slot, and Handler drains (a power
+	// of two). A full ring holds readers back, and TCP then holds the
+	// senders back: what waits in memory is at most this many frames, each
+	// at most MaxFrameBytes, and in practice (writers cut frames near 1
+	// MiB) this many MiB.
+	InboundQueueFrames int
 
 	DialTimeout      time.Duration
 	HandshakeTimeout time.Duration
@@ -72,7 +75,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: 64 MiB frames, rings of 8192
-// outbound and 16384 inbound messages, 2 s dials, 5 s handshakes and
+// outbound messages and 256 inbound frames, 2 s dials, 5 s handshakes and
 // writes, a ping each second and 10 s of silence before a link is
 // dropped, reconnects backing off from 50 ms to 2 s, 1 MiB snapshot
 // chunks, 2 snapshot streams each way, 64 queued sends, 5 attempts.
@@ -80,7 +83,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxFrameBytes:          64 << 20,
 		SendQueueMessages:      8192,
-		InboundQueueMessages:   16384,
+		InboundQueueFrames:     256,
 		DialTimeout:            2 * time.Second,
 		HandshakeTimeout:       5 * time.Second,
 		WriteTimeout:           5 * time.Second,
@@ -101,7 +104,7 @@ func (c *Config) fillDefaults() {
 	for _, f := range []struct{ v, def *int }{
 		{&c.MaxFrameBytes, &d.MaxFrameBytes},
 		{&c.SendQueueMessages, &d.SendQueueMessages},
-		{&c.InboundQueueMessages, &d.InboundQueueMessages},
+		{&c.InboundQueueFrames, &d.InboundQueueFrames},
 		{&c.SnapshotChunkBytes, &d.SnapshotChunkBytes},
 		{&c.SnapshotSendStreamsMax, &d.SnapshotSendStreamsMax},
 		{&c.SnapshotRecvStreamsMax, &d.SnapshotRecvStreamsMax},
@@ -153,8 +156,8 @@ func (c Config) Validate() error {
 		return bad("max_frame_bytes %d out of range [%d, %d]", c.MaxFrameBytes, 64<<10, MaxFrameBytesLimit)
 	case !pow2(c.SendQueueMessages):
 		return bad("send_queue_messages %d is not a positive power of two", c.SendQueueMessages)
-	case !pow2(c.InboundQueueMessages):
-		return bad("inbound_queue_messages %d is not a positive power of two", c.InboundQueueMessages)
+	case !pow2(c.InboundQueueFrames):
+		return bad("inbound_queue_frames %d is not a positive power of two", c.InboundQueueFrames)
 	case c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.WriteTimeout < 0:
 		return bad("dial, handshake and write timeouts must be positive")
 	case c.PingInterval < 0 || c.IdleTimeout <= c.PingInterval:

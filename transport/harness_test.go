@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"os"
 	"sync"
@@ -177,3 +178,5 @@ func appMsg(group, from, to, index uint64, n, size int) Msg {
 func heartbeat(group, from, to, round uint64) Msg {
 	return Msg{Group: group, Message: consensus.Message{Type: consensus.MsgHeartbeat, From: from, To: to, Term: 2, Commit: group, Round: round}}
 }
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,7 @@ type link struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed by close
 	err       error         // why the link closed; read after done
+	released  chan struct{} // closed when a snapshot receiver lets go of its stream
 }
 
 // readBufferBytes is the buffered reader of a link: small frames
@@ -38,6 +40,21 @@ func (t *Transport) newLink(conn net.Conn, r *bufio.Reader, peer uint64, kind co
 		lim:      frameLimits{maxBytes: t.cfg.MaxFrameBytes, allowNoCheck: isTLS},
 		checksum: !isTLS || t.cfg.ChecksumUnderTLS,
 		done:     make(chan struct{}),
+		released: make(chan struct{}),
+	}
+}
+
+func (l *link) markReleased() { close(l.released) }
+
+// waitReleased waits up to d for the link's snapshot stream to be let go.
+func (l *link) waitReleased(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-l.released:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
@@ -105,7 +122,13 @@ func (l *link) dialerHello(t *Transport, peer uint64, kind connKind) error {
 	lim.maxBytes = handshakeFrameBytesMax
 	typ, p, err := readFrame(l.r, &l.hdr, lim, nil)
 	if err != nil {
-		if err == io.EOF {
+		var oe *net.OpError
+		switch {
+		case errors.As(err, &oe) && oe.Op == "remote error":
+			// TLS 1.3 lets the client finish before the server checks
+			// its certificate: a refusal arrives as an alert on this read.
+			return fmt.Errorf("%w: %w", ErrTLSHandshake, err)
+		case err == io.EOF:
 			return fmt.Errorf("%w: peer closed the connection during the handshake", ErrIO)
 		}
 		return err

@@ -17,19 +17,19 @@ import (
 // group's messages for the node go into, one writer draining it onto one
 // connection, and a connector that keeps that connection up.
 type peer struct {
-	t      *Transport
-	id     uint64
-	addr   string
-	ring   *ringbuf.Ring[Msg]
-	link   atomic.Pointer[link] // nil while down: the writer drops what it drains
+	t    *Transport
+	id   uint64
+	addr string
+	ring *ringbuf.Ring[Msg]
+	link atomic.Pointer[link] // nil while down: the writer drops what it drains
 	// dialing is set while a dial is under way and closed when it ends:
 	// the writer holds messages for a connection about to come up, and
 	// drops them only while the peer is known to be down.
 	dialing atomic.Pointer[chan struct{}]
-	idle   atomic.Bool          // set by the connector, cleared by each write: ping when still set
-	ctx    context.Context      // ends when the peer is removed or the transport closes
-	cancel context.CancelFunc
-	w      writer // owned by the ring's consumer
+	idle    atomic.Bool     // set by the connector, cleared by each write: ping when still set
+	ctx     context.Context // ends when the peer is removed or the transport closes
+	cancel  context.CancelFunc
+	w       writer // owned by the ring's consumer
 }
 
 func (t *Transport) newPeer(id uint64, addr string) (*peer, error) {
@@ -107,7 +107,7 @@ func (p *peer) handle(batch []Msg, end bool) error {
 }
 
 // flushBytes bounds what the writer holds before writing, even mid-drain.
-const flushBytes = 4 << 20
+const flushBytes = 256 << 10
 
 func (p *peer) flush() {
 	w := &p.w

@@ -14,7 +14,6 @@ import (
 func (t *Transport) readRaft(l *link) error {
 	t.wg.Add(1)
 	go t.pingLoop(l)
-	var msgs []Msg // reused: publishing copies the messages into the ring
 	for {
 		l.conn.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout))
 		typ, payload, err := l.readFrame()
@@ -26,14 +25,17 @@ func (t *Transport) readRaft(l *link) error {
 		}
 		t.stats.bytesReceived.Add(uint64(frameHeaderBytes + len(payload)))
 		t.stats.framesReceived.Add(1)
-		var from, to uint64
+		var (
+			msgs     []Msg // new for each frame: the handler keeps it
+			from, to uint64
+		)
 		switch typ {
 		case framePing:
 			continue
 		case frameMessages:
-			msgs, from, to, err = decodeMessages(payload, msgs[:0])
+			msgs, from, to, err = decodeMessages(payload, nil)
 		case frameHeartbeats, frameHeartbeatResps:
-			msgs, from, to, err = decodeHeartbeats(payload, typ == frameHeartbeatResps, msgs[:0])
+			msgs, from, to, err = decodeHeartbeats(payload, typ == frameHeartbeatResps, nil)
 			t.stats.heartbeatFramesReceived.Add(1)
 			t.stats.heartbeatsReceived.Add(uint64(len(msgs)))
 		default:
@@ -51,23 +53,11 @@ func (t *Transport) readRaft(l *link) error {
 				"dropped messages addressed to another node", "peer", l.peer)
 			continue
 		}
-		if err := t.publishInbound(msgs); err != nil {
+		if err := t.inbound.Publish(t.ctx, msgs); err != nil {
 			return nil // closing
 		}
 		t.stats.messagesReceived.Add(uint64(len(msgs)))
 	}
-}
-
-// publishInbound publishes msgs as one batch, or in ring-sized pieces.
-func (t *Transport) publishInbound(msgs []Msg) error {
-	for len(msgs) > 0 {
-		n := min(len(msgs), t.inbound.Cap())
-		if err := t.inbound.PublishBatch(t.ctx, msgs[:n]); err != nil {
-			return err
-		}
-		msgs = msgs[n:]
-	}
-	return nil
 }
 
 // pingLoop proves the accepted link alive to its dialer, which otherwise

@@ -17,9 +17,9 @@ import (
 // HandleMessages is called from one goroutine; the others may be called
 // from any transport goroutine at once, and must not block for long.
 type Handler interface {
-	// HandleMessages receives decoded messages in the order each sending
-	// node sent them. The slice is only valid during the call; the
-	// messages themselves, and their entries' data, may be kept.
+	// HandleMessages receives the decoded messages of one frame, in the
+	// order each sending node sent them. The slice and everything in it
+	// are the handler's to keep: nothing of it is reused.
 	HandleMessages(batch []Msg)
 	// HandleSnapshot receives a snapshot stream that arrived whole and
 	// verified: the file is the handler's to keep or remove. An error
@@ -41,7 +41,7 @@ type Transport struct {
 	ln    net.Listener
 	stats counters
 
-	inbound *ringbuf.Ring[Msg]
+	inbound *ringbuf.Ring[[]Msg] // a frame's messages per slot
 
 	peersMu sync.Mutex                       // serializes changes to peers
 	peers   atomic.Pointer[map[uint64]*peer] // copy on write: Send reads it without a lock
@@ -71,7 +71,7 @@ func New(cfg Config) (*Transport, error) {
 		}
 		t.tls = m
 	}
-	in, err := ringbuf.New[Msg](ringbuf.Config{Capacity: cfg.InboundQueueMessages, Wait: ringbuf.Blocking})
+	in, err := ringbuf.New[[]Msg](ringbuf.Config{Capacity: cfg.InboundQueueFrames, Wait: ringbuf.Blocking})
 	if err != nil {
 		return nil, fmt.Errorf("%w: inbound ring: %w", ErrInvalidConfig, err)
 	}
@@ -206,8 +206,10 @@ func (t *Transport) countError(err error, msg string, args ...any) {
 // deliverLoop drains the inbound ring into the handler.
 func (t *Transport) deliverLoop() {
 	defer t.wg.Done()
-	err := t.inbound.Run(func(batch []Msg, _ bool) error {
-		t.cfg.Handler.HandleMessages(batch)
+	err := t.inbound.Run(func(frames [][]Msg, _ bool) error {
+		for _, msgs := range frames {
+			t.cfg.Handler.HandleMessages(msgs)
+		}
 		return nil
 	})
 	if !errors.Is(err, ringbuf.ErrClosed) {

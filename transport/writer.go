@@ -32,7 +32,7 @@ type writer struct {
 // frameTargetBytes is where a messages frame is cut: the receiver decodes
 // a frame only once it has all of it, so frames much larger than a Raft
 // append would only delay the first message in them.
-const frameTargetBytes = 1 << 20
+const frameTargetBytes = 64 << 10
 
 func (w *writer) init(from, to uint64, maxFrame int, checksum bool) {
 	w.from, w.to, w.maxFrame, w.checksum = from, to, maxFrame, checksum
