@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench bench-consensus bench-logstore fuzz lint simulate
+.PHONY: test race bench bench-consensus bench-logstore bench-transport fuzz lint simulate
 
 # The README's test command.
 test:
@@ -30,6 +30,11 @@ bench-consensus:
 # separate module that keeps Pebble out of the main one's dependencies.
 bench-logstore:
 	$(MAKE) -C benchmarks/logstore-pebble bench BENCHTIME=$(BENCHTIME) BENCHCOUNT=$(BENCHCOUNT) OUT=../../bench-logstore.txt
+
+# The transport over loopback beside plain net.Conn writes of the same
+# bytes, both in one run; compare the MB/s columns row by row.
+bench-transport:
+	$(GO) test ./transport -run '^$$' -bench '^BenchmarkLoopback$$' -benchtime $(BENCHTIME) -count $(BENCHCOUNT) | tee bench-transport.txt
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).

@@ -67,15 +67,6 @@ func (l *link) close(err error) {
 	})
 }
 
-func (l *link) closed() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // readFrame reads the next frame into a fresh payload (decoded entries
 // alias it).
 func (l *link) readFrame() (frameType, []byte, error) {
