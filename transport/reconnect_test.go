@@ -1,6 +1,9 @@
 package transport
 
 import (
+	"errors"
+	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -72,4 +75,29 @@ func TestReconnectBacksOff(t *testing.T) {
 	if rec.unreachableCount(2) < 6 {
 		t.Fatalf("unreachable reported %d times for 6 failed dials", rec.unreachableCount(2))
 	}
+}
+
+// A link that falls silent (a peer frozen, a cable cut without a reset)
+// is closed after the idle timeout, not kept forever.
+func TestSilentLinkIsClosed(t *testing.T) {
+	cfg := testConfig(t, 2, newRecorder())
+	cfg.PingInterval = 20 * time.Millisecond
+	cfg.IdleTimeout = 200 * time.Millisecond
+	host := startTransport(t, cfg)
+	conn, err := net.Dial("tcp", host.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(helloFrame(1, 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	// Say nothing more; the transport must give up on us.
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.Copy(io.Discard, conn) // its hello and pings, then the close
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("a silent link was kept open past the idle timeout")
+	}
+	waitFor(t, 5*time.Second, "the idle close counted", func() bool { return host.Stats().Errors[KindIO] > 0 })
 }
