@@ -58,9 +58,16 @@ func appendMessage(buf []byte, m *Msg) ([]byte, error) {
 	if !m.Type.Valid() {
 		return buf, fmt.Errorf("%w: cannot encode message type %d", ErrMalformed, m.Type)
 	}
-	for i := 1; i < len(m.Entries); i++ {
-		if m.Entries[i].Index != m.Entries[0].Index+uint64(i) {
-			return buf, fmt.Errorf("%w: %s entries not contiguous at %d", ErrMalformed, m.Type, m.Entries[i].Index)
+	// Refuse here what the decoder would refuse, or the receiver would drop
+	// the whole frame with the good messages in it.
+	if n := len(m.Entries); n > 0 && m.Entries[0].Index > ^uint64(0)-uint64(n-1) {
+		return buf, fmt.Errorf("%w: %s entry indexes overflow from %d", ErrMalformed, m.Type, m.Entries[0].Index)
+	}
+	for i := range m.Entries {
+		if e := &m.Entries[i]; e.Index != m.Entries[0].Index+uint64(i) {
+			return buf, fmt.Errorf("%w: %s entries not contiguous at %d", ErrMalformed, m.Type, e.Index)
+		} else if e.Type > consensus.EntryMembership {
+			return buf, fmt.Errorf("%w: entry %d has unknown type %d", ErrMalformed, e.Index, uint8(e.Type))
 		}
 	}
 	nums := [...]uint64{m.Term, m.LogTerm, m.Index, m.Commit, m.RejectHint, m.Round, m.Context}
@@ -271,7 +278,7 @@ func (d *decoder) entries(m *Msg) {
 		return
 	}
 	first := d.uvarint("first entry index")
-	if d.err == nil && first > ^uint64(0)-uint64(n) {
+	if d.err == nil && first > ^uint64(0)-uint64(n-1) {
 		d.fail("entry indexes overflow from %d", first)
 		return
 	}

@@ -137,6 +137,9 @@ func parseHeader(h []byte, lim frameLimits) (frameType, int, error) {
 	if h[4]&flagNoChecksum != 0 && !lim.allowNoCheck {
 		return 0, 0, fmt.Errorf("%w: %s frame without checksum on a link without TLS", ErrChecksum, t)
 	}
+	if h[4]&flagNoChecksum != 0 && h[12]|h[13]|h[14]|h[15] != 0 {
+		return 0, 0, fmt.Errorf("%w: %s frame without checksum has a nonzero checksum field", ErrMalformed, t)
+	}
 	n := binary.LittleEndian.Uint32(h[8:12])
 	if uint64(n) > uint64(lim.maxBytes) {
 		return 0, 0, fmt.Errorf("%w: %s frame of %d bytes, limit %d", ErrFrameTooLarge, t, n, lim.maxBytes)

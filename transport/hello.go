@@ -83,6 +83,9 @@ func decodeReject(p []byte) error {
 	d := decoder{b: p, ctx: "reject frame"}
 	kind := ErrorKind(d.byte("kind"))
 	reason := d.bytes(d.uvarint("reason length"), "reason")
+	if d.err == nil && d.remaining() != 0 {
+		d.fail("%d trailing bytes", d.remaining())
+	}
 	if d.err != nil {
 		return d.err
 	}

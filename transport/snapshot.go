@@ -164,6 +164,9 @@ func decodeResult(p []byte) (snapResult, string, error) {
 	d := decoder{b: p, ctx: "snapshot result"}
 	r := snapResult(d.byte("result"))
 	reason := d.bytes(d.uvarint("reason length"), "reason")
+	if d.err == nil && d.remaining() != 0 {
+		d.fail("%d trailing bytes", d.remaining())
+	}
 	if d.err == nil && r > snapBusy {
 		d.fail("result %d", r)
 	}

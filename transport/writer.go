@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 )
@@ -8,7 +9,7 @@ import (
 // writer encodes what one drain of a peer's ring holds into frames:
 // ordinary messages into messages frames (in queue order, cut near
 // frameTargetBytes), heartbeats and their responses into one coalesced
-// frame each. buffers hands them all to one writev, messages first, so a
+// frame each (or one per frame limit's worth of tuples). buffers hands them all to one writev, messages first, so a
 // heartbeat never overtakes an append queued before it.
 type writer struct {
 	from, to uint64
@@ -103,8 +104,20 @@ func (w *writer) add(m *Msg) error {
 	return w.add(m)
 }
 
-// openTuples starts a coalesced frame in buf unless one is open.
+// maxTupleBytes is the most one heartbeat tuple takes.
+const maxTupleBytes = 4 * binary.MaxVarintLen64
+
+// openTuples makes room for one more tuple in buf's coalesced frame: it
+// starts one if none is open, and a new one after it when the next tuple
+// might not fit under the frame limit (only tens of thousands of groups
+// on one peer pair get there).
 func (w *writer) openTuples(buf []byte, off *int, t frameType) []byte {
+	if *off >= 0 && len(buf)-*off-frameHeaderBytes+maxTupleBytes > w.maxFrame {
+		finishFrame(buf, *off, w.checksum)
+		w.frames++
+		w.hbFrames++
+		*off = -1
+	}
 	if *off >= 0 {
 		return buf
 	}
