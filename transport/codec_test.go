@@ -506,10 +506,6 @@ func TestAppendMessageRefusesUnencodable(t *testing.T) {
 // TestAppendMessageRefusesWhatDecodeRejects: appendMessage must refuse
 // every message decodeMessages would reject, or a writer ships a frame the
 // receiver refuses whole, losing every other message in it.
-//
-// BUG (codec.go:61-65): appendMessage checks contiguity with
-// Entries[0].Index+uint64(i), which wraps, and never checks entry types;
-// the decoder refuses both (codec.go:274 and :292, in decoder.entries).
 func TestAppendMessageRefusesWhatDecodeRejects(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -539,10 +535,6 @@ func TestAppendMessageRefusesWhatDecodeRejects(t *testing.T) {
 // TestMessagesRoundTripEntriesEndingAtMaxIndex: entries whose last index is
 // 2^64-1 do not overflow, the encoder accepts them, and the decoder must
 // too.
-//
-// BUG (codec.go:274, decoder.entries): `first > ^uint64(0)-uint64(n)` is
-// off by one; the last index is first+n-1, so the test should be
-// `first > ^uint64(0)-uint64(n-1)` (n >= 1 there).
 func TestMessagesRoundTripEntriesEndingAtMaxIndex(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		m := Msg{Group: 1}
@@ -1002,10 +994,6 @@ func TestDecodeRejectRejectsMalformed(t *testing.T) {
 // TestDecodeRejectRefusesTrailingBytes: every other decoder is strict
 // (decodeHello refuses trailing bytes, decodeMessages a present zero
 // field), but decodeReject ignores whatever follows the reason.
-//
-// BUG (minor, hello.go:85-88): decodeReject never checks d.remaining();
-// add `if d.err == nil && d.remaining() != 0 { d.fail("%d trailing bytes", d.remaining()) }`
-// before the `if d.err != nil` test, as decodeHello does.
 func TestDecodeRejectRefusesTrailingBytes(t *testing.T) {
 	b := appendReject(nil, KindClusterMismatch, "no")
 	err := decodeReject(append(b, 0xde, 0xad))

@@ -295,13 +295,6 @@ func TestReadFrameUncheckedFrame(t *testing.T) {
 // reader enforces every other unused header bit (reserved bytes, unknown
 // flags), but it accepts an unchecked frame whose checksum field holds
 // anything.
-//
-// BUG (minor, frame.go:137-139): parseHeader does not check h[12:16] of an
-// unchecked frame. Suggested fix, after the allowNoCheck test:
-//
-//	if h[4]&flagNoChecksum != 0 && h[12]|h[13]|h[14]|h[15] != 0 {
-//		return 0, 0, fmt.Errorf("%w: unchecked %s frame with a checksum field % x", ErrMalformed, t, h[12:16])
-//	}
 func TestReadFrameUncheckedFrameRequiresZeroChecksumField(t *testing.T) {
 	f := appendFrame(nil, frameMessages, testPayload(8), false)
 	copy(f[12:16], []byte{1, 2, 3, 4})
