@@ -165,6 +165,19 @@ func checkFrameCRC(h, payload []byte, t frameType) error {
 // before a header is io.EOF; anything cut short is ErrTruncatedFrame; other
 // read failures wrap ErrIO.
 func readFrame(r io.Reader, hdr *[frameHeaderBytes]byte, lim frameLimits, buf []byte) (frameType, []byte, error) {
+	t, payload, err := readFrameUnchecked(r, hdr, lim, buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkFrameCRC(hdr[:], payload, t); err != nil {
+		return 0, nil, err
+	}
+	return t, payload, nil
+}
+
+// readFrameUnchecked is readFrame without the checksum test, for a reader
+// that leaves it to the goroutine that decodes.
+func readFrameUnchecked(r io.Reader, hdr *[frameHeaderBytes]byte, lim frameLimits, buf []byte) (frameType, []byte, error) {
 	if n, err := io.ReadFull(r, hdr[:]); err != nil {
 		if err == io.EOF {
 			return 0, nil, io.EOF
@@ -183,9 +196,6 @@ func readFrame(r io.Reader, hdr *[frameHeaderBytes]byte, lim frameLimits, buf []
 	}
 	if got, err := io.ReadFull(r, payload); err != nil {
 		return 0, nil, readError(err, fmt.Sprintf("%s payload (%d of %d bytes)", t, got, n))
-	}
-	if err := checkFrameCRC(hdr[:], payload, t); err != nil {
-		return 0, nil, err
 	}
 	return t, payload, nil
 }

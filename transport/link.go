@@ -30,8 +30,10 @@ type link struct {
 }
 
 // readBufferBytes is the buffered reader of a link: small frames
-// (heartbeats, responses) cost one read syscall per buffer, not per frame.
-const readBufferBytes = 64 << 10
+// (heartbeats, responses) cost one read syscall per buffer, not per frame,
+// while a payload larger than the buffer is read straight into its own
+// slice (bufio does that when its buffer is empty), not copied through it.
+const readBufferBytes = 16 << 10
 
 func (t *Transport) newLink(conn net.Conn, r *bufio.Reader, peer uint64, kind connKind) *link {
 	_, isTLS := conn.(*tls.Conn)
@@ -41,6 +43,15 @@ func (t *Transport) newLink(conn net.Conn, r *bufio.Reader, peer uint64, kind co
 		checksum: !isTLS || t.cfg.ChecksumUnderTLS,
 		done:     make(chan struct{}),
 		released: make(chan struct{}),
+	}
+}
+
+func (l *link) isClosed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -257,7 +257,7 @@ func (t *Transport) serve(conn net.Conn) {
 		err = t.snap.receive(l)
 	}
 	l.close(err)
-	if err != nil && !t.closed.Load() {
+	if err = l.err; err != nil && !t.closed.Load() { // the first cause, from whichever goroutine
 		t.countError(err, "closed an inbound connection", "peer", l.peer, "conn", l.kind.String())
 	}
 }
