@@ -21,7 +21,12 @@ func (t *Transport) SendSnapshot(s OutgoingSnapshot) error {
 		return fmt.Errorf("%w: SendSnapshot needs a MsgSnap with snapshot metadata, got %s", ErrSnapshot, m.Type)
 	case s.Data == nil || s.Size < 0:
 		return fmt.Errorf("%w: snapshot for group %d has no data", ErrSnapshot, s.Group)
-	case t.closed.Load():
+	}
+	// Under peersMu, so that Close, which takes it after marking the
+	// transport closed, never waits for a send it did not see start.
+	t.peersMu.Lock()
+	defer t.peersMu.Unlock()
+	if t.closed.Load() {
 		return ErrClosed
 	}
 	p := t.peer(m.To)
