@@ -67,7 +67,7 @@ func (t *Transport) decodeLoop(l *link, frames <-chan rawFrame) {
 		if cap(slab)-len(slab) < msgSlabLen/4 {
 			slab = make([]Msg, 0, msgSlabLen)
 		}
-		msgs, n, err := t.decodeFrame(l, &f, slab[len(slab):len(slab)])
+		msgs, n, err := t.decodeFrame(l, &f, slab[len(slab):])
 		if err != nil {
 			l.close(err)
 			continue
