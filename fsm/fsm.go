@@ -1,0 +1,50 @@
+// Package fsm owns the contract between raftpipe and the state machines it
+// replicates. The apply stage hands a group's state machine the committed
+// entries of that group in batches, in index order, each exactly once, and
+// reads look up the applied state beside it, never through the log.
+//
+// MemKV, an in-memory key/value machine, serves tests and benchmarks; the
+// on-disk Pebble machine and SST snapshots build on the same contract.
+package fsm
+
+import "errors"
+
+// Entry is one committed entry as a state machine sees it.
+type Entry struct {
+	Index uint64
+	// Cmd is what a client proposed; nil for the entries Raft commits for
+	// itself (a new leader's no-op, a membership change), which a machine
+	// only counts as applied.
+	Cmd []byte
+	// Result is set by Update: what the proposer's Propose returns. It
+	// must not alias Cmd's buffer, which the host may reuse.
+	Result []byte
+}
+
+// StateMachine is the replicated state of one group.
+//
+// Update is called from one goroutine at a time, with entries in strictly
+// increasing index order, each following the last one applied. An error
+// from Update is fatal to the group: its host stops it rather than let
+// replicas diverge, so a command that is merely invalid must produce a
+// result saying so, not an error.
+//
+// Lookup may run concurrently with Update and with other Lookups, and
+// sees every Update that returned before it was called.
+type StateMachine interface {
+	Update(entries []Entry) error
+	Lookup(query []byte) ([]byte, error)
+	// Applied is the index of the last entry applied; 0 for a new machine.
+	Applied() uint64
+	Close() error
+}
+
+var (
+	// ErrOutOfOrder is returned by Update for an entry that does not
+	// follow the last one applied: a gap, or an entry applied twice.
+	ErrOutOfOrder = errors.New("fsm: entry out of order")
+	// ErrNotFound is returned by a lookup of a key that is not there.
+	ErrNotFound = errors.New("fsm: not found")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("fsm: closed")
+)
