@@ -60,13 +60,13 @@ type snapshots struct {
 	active map[streamKey]*link // the receiving link of each stream
 }
 
-func newSnapshots(t *Transport) (*snapshots, error) {
+func newSnapshots(t *Transport) *snapshots {
 	return &snapshots{
 		t:       t,
 		sendSem: make(chan struct{}, t.cfg.SnapshotSendStreamsMax),
 		recvSem: make(chan struct{}, t.cfg.SnapshotRecvStreamsMax),
 		active:  map[streamKey]*link{},
-	}, nil
+	}
 }
 
 func (s *snapshots) close() {

@@ -76,11 +76,7 @@ func New(cfg Config) (*Transport, error) {
 		return nil, fmt.Errorf("%w: inbound ring: %w", ErrInvalidConfig, err)
 	}
 	t.inbound = in
-	snap, err := newSnapshots(t)
-	if err != nil {
-		return nil, err
-	}
-	t.snap = snap
+	t.snap = newSnapshots(t)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen on %s: %w", cfg.ListenAddr, err)
