@@ -1,0 +1,160 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/raftpipe/raftpipe/consensus"
+	"github.com/raftpipe/raftpipe/logstore"
+	"github.com/raftpipe/raftpipe/ringbuf"
+)
+
+// PersistRequest is one Ready's writes for one group: what the step worker
+// that owns the group needs made durable before it may call
+// consensus.Core.Persisted(Seq).
+type PersistRequest struct {
+	Group     uint64
+	Worker    int // where the acknowledgement goes
+	Seq       uint64
+	Snapshot  *consensus.SnapshotMeta
+	Entries   []consensus.Entry
+	HardState consensus.HardState
+}
+
+// PersistAck says that the write Seq of Group is durable.
+type PersistAck struct {
+	Group, Seq uint64
+}
+
+// FsyncConfig sizes the fsync stage.
+type FsyncConfig struct {
+	// Capacity is the ring's size in requests (a power of two).
+	Capacity int
+	// WriteBytesMax cuts a drain into several writes once its entries
+	// reach this many bytes; it must stay below the logstore's own limit.
+	WriteBytesMax int
+	Wait          ringbuf.WaitStrategy
+}
+
+// FsyncStage is the only writer of a host's logstore: it drains the
+// persist requests of every group, writes all of them with one
+// Store.Write (one write syscall, one fdatasync), and only then hands each
+// worker the acknowledgements of its groups, one call per worker. This is
+// group commit: under load one sync covers many entries of many groups,
+// and a quiet host syncs each request alone, without waiting for company.
+//
+// A failed write is fatal: the store has failed stop, nothing written
+// since the last good sync may be acknowledged, and Run returns the error
+// so the host stops.
+type FsyncStage struct {
+	ring  *ringbuf.Ring[PersistRequest]
+	store *logstore.Store
+	ack   func(worker int, acks []PersistAck)
+	cfg   FsyncConfig
+	stats stageCounters
+
+	// Owned by the consumer.
+	batch    logstore.Batch
+	bytes    int
+	pending  []PersistRequest            // written into batch, not yet acknowledged
+	lastHS   map[uint64]consensus.HardState // what is on disk per group, to skip unchanged hard states
+	byWorker map[int][]PersistAck
+}
+
+// NewFsyncStage returns a stage writing to store; ack is called from the
+// stage's goroutine after each sync, once per worker with acknowledgements;
+// the slice is reused after the call returns.
+func NewFsyncStage(store *logstore.Store, cfg FsyncConfig, ack func(worker int, acks []PersistAck)) (*FsyncStage, error) {
+	ring, err := ringbuf.New[PersistRequest](ringbuf.Config{Capacity: cfg.Capacity, Wait: cfg.Wait})
+	if err != nil {
+		return nil, fmt.Errorf("stages: fsync ring: %w", err)
+	}
+	if cfg.WriteBytesMax <= 0 {
+		return nil, fmt.Errorf("stages: fsync write_bytes_max %d must be positive", cfg.WriteBytesMax)
+	}
+	return &FsyncStage{
+		ring: ring, store: store, ack: ack, cfg: cfg,
+		lastHS:   map[uint64]consensus.HardState{},
+		byWorker: map[int][]PersistAck{},
+	}, nil
+}
+
+// Submit queues requests, waiting while the ring is full (back-pressure
+// on the step workers) or until ctx ends.
+func (s *FsyncStage) Submit(ctx context.Context, reqs ...PersistRequest) error {
+	for len(reqs) > 0 {
+		n := min(len(reqs), s.ring.Cap())
+		if err := s.ring.PublishBatch(ctx, reqs[:n]); err != nil {
+			return err
+		}
+		reqs = reqs[n:]
+	}
+	return nil
+}
+
+// Run is the stage's consumer. It returns ringbuf.ErrClosed after Close,
+// or the error of the write that failed.
+func (s *FsyncStage) Run() error { return s.ring.Run(s.handle) }
+
+// Close stops the stage once what was submitted before is written.
+func (s *FsyncStage) Close() { s.ring.Close() }
+
+// Stats returns the stage's counters.
+func (s *FsyncStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
+
+func (s *FsyncStage) handle(reqs []PersistRequest, end bool) error {
+	for i := range reqs {
+		r := &reqs[i]
+		if r.Snapshot != nil {
+			s.batch.InstallSnapshot(r.Group, *r.Snapshot)
+		}
+		if len(r.Entries) > 0 {
+			s.batch.Append(r.Group, r.Entries)
+			for j := range r.Entries {
+				s.bytes += len(r.Entries[j].Data)
+			}
+		}
+		if last, ok := s.lastHS[r.Group]; !ok || last != r.HardState {
+			s.batch.SetHardState(r.Group, r.HardState)
+		}
+		s.pending = append(s.pending, *r)
+		if s.bytes >= s.cfg.WriteBytesMax {
+			if err := s.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if end {
+		return s.flush()
+	}
+	return nil
+}
+
+// flush writes and syncs what is pending and acknowledges it.
+func (s *FsyncStage) flush() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	start := time.Now()
+	if !s.batch.Empty() {
+		if err := s.store.Write(&s.batch); err != nil {
+			return fmt.Errorf("stages: fsync stage stopped: %w", err)
+		}
+	}
+	for _, r := range s.pending {
+		s.lastHS[r.Group] = r.HardState
+		s.byWorker[r.Worker] = append(s.byWorker[r.Worker], PersistAck{Group: r.Group, Seq: r.Seq})
+	}
+	for w, acks := range s.byWorker {
+		s.ack(w, acks)
+		s.byWorker[w] = acks[:0]
+	}
+	s.stats.record(len(s.pending), time.Since(start))
+	clear(s.pending) // drop references to entries the store now caches
+	s.pending = s.pending[:0]
+	s.batch.Reset()
+	s.bytes = 0
+	return nil
+}
+
