@@ -57,7 +57,7 @@ type FsyncStage struct {
 	// Owned by the consumer.
 	batch    logstore.Batch
 	bytes    int
-	pending  []PersistRequest            // written into batch, not yet acknowledged
+	pending  []PersistRequest               // written into batch, not yet acknowledged
 	lastHS   map[uint64]consensus.HardState // what is on disk per group, to skip unchanged hard states
 	byWorker map[int][]PersistAck
 }
@@ -157,4 +157,3 @@ func (s *FsyncStage) flush() error {
 	s.bytes = 0
 	return nil
 }
-
