@@ -15,11 +15,13 @@ type routeLog struct {
 	drains  [][]ProposalBatch
 	n       int
 	gate    chan struct{} // when set, the first route waits on it
+	held    chan struct{} // closed when the first route starts waiting on gate
 	arrived chan struct{} // told on each route
 }
 
 func (r *routeLog) route(bs []ProposalBatch) {
 	if r.gate != nil {
+		close(r.held)
 		<-r.gate
 		r.gate = nil
 	}
@@ -53,12 +55,13 @@ func cmd(group uint64, i int, size int) []byte {
 // A burst is grouped by group, in order within each group, and cut at the
 // entry and byte limits.
 func TestBatchStageGroupsAndCuts(t *testing.T) {
-	r := &routeLog{gate: make(chan struct{}), arrived: make(chan struct{}, 100)}
+	r := &routeLog{gate: make(chan struct{}), held: make(chan struct{}), arrived: make(chan struct{}, 100)}
 	s := startBatch(t, BatchConfig{Capacity: 1024, EntriesMax: 4, BytesMax: 100, Wait: ringbuf.Blocking}, r)
 	// One proposal to hold the stage in route while the burst queues.
 	if err := s.Propose(t.Context(), Proposal{Group: 9, Cmd: []byte("first")}); err != nil {
 		t.Fatal(err)
 	}
+	<-r.held // the stage is busy: the burst queues for the next drain
 	var burst []Proposal
 	for i := range 10 {
 		burst = append(burst, Proposal{Group: 1, Cmd: cmd(1, i, 10)}) // 10 bytes: cut by entries (4)

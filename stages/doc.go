@@ -3,11 +3,26 @@
 // each draining whatever is waiting in one go, with consensus between
 // replicate and commit (DESIGN.md, "How a write flows").
 //
-// Built so far: the batch stage (proposals grouped by Raft group and cut
-// at byte and entry limits), the replicate stage (messages handed to the
-// transport per destination, one Send per drain), the fsync stage (every
-// group's pending writes in one logstore write and one sync, then
-// "persisted" acknowledgements to the step workers), and the statistics
-// every stage keeps. The step workers, the apply stage, the read path and
-// the host that wires them come next.
+//   - The batch stage (batch.go) drains the propose ring that client
+//     goroutines publish into and cuts each group's proposals into batches
+//     at entry and byte limits, with no timer.
+//   - Step workers (worker.go) own the consensus cores of their share of
+//     the groups. Proposals, inbound messages and group starts reach a
+//     worker through its ring; persist and apply acknowledgements and
+//     ticks through its inbox, because the stages downstream must never
+//     wait on a worker that may be waiting on them. At the end of a drain
+//     a worker takes every dirty group's Ready and submits its parts, one
+//     submission per stage.
+//   - The replicate stage (replicate.go) hands messages to the transport,
+//     one Send per drain, beside the fsync stage (fsync.go), which writes
+//     every group's entries and hard states with one logstore write and one
+//     sync and only then acknowledges them: a follower answers, and a
+//     leader counts itself, only after its fsync.
+//   - The apply stage (apply.go) applies committed entries to the state
+//     machines, one Update per group per drain, and completes the callers.
+//
+// Engine (engine.go) wires them for one host. Still to come: the read
+// path (lease, ReadIndex, follower reads), membership and leader transfer,
+// per-read and per-proposal timeouts from the timing wheel, and the
+// public Host in the root package.
 package stages

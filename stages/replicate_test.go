@@ -14,11 +14,14 @@ type recordingSender struct {
 	mu    sync.Mutex
 	sends [][]transport.Msg
 	total int
-	gate  chan struct{} // when set, the first Send waits on it
+	gate  chan struct{} // when set, Send waits on it
+	held  sync.Once
+	heldC chan struct{} // closed when the first Send waits on gate
 }
 
 func (r *recordingSender) Send(batch []transport.Msg) {
 	if r.gate != nil {
+		r.held.Do(func() { close(r.heldC) })
 		<-r.gate
 	}
 	r.mu.Lock()
@@ -36,7 +39,7 @@ func (r *recordingSender) count() int {
 // What workers submit while the transport is busy leaves in one Send,
 // each destination's messages together and in the order submitted.
 func TestReplicateStageOneSendPerDrainByDestination(t *testing.T) {
-	out := &recordingSender{gate: make(chan struct{})}
+	out := &recordingSender{gate: make(chan struct{}), heldC: make(chan struct{})}
 	s, err := NewReplicateStage(1024, ringbuf.Blocking, out)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +55,7 @@ func TestReplicateStageOneSendPerDrainByDestination(t *testing.T) {
 	if err := s.Submit(t.Context(), []transport.Msg{msg(2, 0)}); err != nil {
 		t.Fatal(err)
 	}
+	<-out.heldC // the transport is busy: what follows waits for one drain
 	var workers sync.WaitGroup
 	for w := range 4 {
 		workers.Add(1)

@@ -1,0 +1,282 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/raftpipe/raftpipe/consensus"
+	"github.com/raftpipe/raftpipe/fsm"
+	"github.com/raftpipe/raftpipe/logstore"
+	"github.com/raftpipe/raftpipe/ringbuf"
+	"github.com/raftpipe/raftpipe/transport"
+)
+
+// EngineConfig wires the stages of one host.
+type EngineConfig struct {
+	NodeID uint64
+	// Workers is the number of step workers; groups are spread over them
+	// by group ID.
+	Workers int
+	// WorkerCapacity, ReplicateCapacity, FsyncCapacity and ApplyCapacity
+	// size the stages' rings (powers of two).
+	WorkerCapacity    int
+	ReplicateCapacity int
+	FsyncCapacity     int
+	ApplyCapacity     int
+	Batch             BatchConfig
+	FsyncWriteBytes   int
+	Wait              ringbuf.WaitStrategy
+	// Consensus is the template of every group's consensus config; ID,
+	// Storage, Members and Applied are filled in per group.
+	Consensus consensus.Config
+	Store     *logstore.Store
+	Sender    Sender
+	Logger    *slog.Logger
+}
+
+// Engine runs the stages of one host: propose and batch, the step workers,
+// replicate, fsync and apply. The host feeds it proposals, inbound
+// messages and ticks.
+type Engine struct {
+	cfg       EngineConfig
+	log       *slog.Logger
+	batch     *BatchStage
+	workers   []*worker
+	replicate *ReplicateStage
+	fsync     *FsyncStage
+	apply     *ApplyStage
+
+	groups sync.Map // uint64 -> *groupHandle
+
+	ctx     context.Context // ends at Stop: submissions stop waiting
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped atomic.Bool
+	errOnce sync.Once
+	err     error         // the first stage failure
+	failed  chan struct{} // closed on the first stage failure
+}
+
+// NewEngine builds the stages; Start runs them.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Workers <= 0 || cfg.NodeID == 0 || cfg.Store == nil || cfg.Sender == nil {
+		return nil, fmt.Errorf("stages: engine needs a node ID, workers, a store and a sender")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, failed: make(chan struct{})}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	var err error
+	if e.batch, err = NewBatchStage(cfg.Batch, e.route); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Workers {
+		w, err := newWorker(e, i, cfg.WorkerCapacity, cfg.Wait)
+		if err != nil {
+			return nil, err
+		}
+		e.workers = append(e.workers, w)
+	}
+	if e.replicate, err = NewReplicateStage(cfg.ReplicateCapacity, cfg.Wait, cfg.Sender); err != nil {
+		return nil, err
+	}
+	fcfg := FsyncConfig{Capacity: cfg.FsyncCapacity, WriteBytesMax: cfg.FsyncWriteBytes, Wait: cfg.Wait}
+	if e.fsync, err = NewFsyncStage(cfg.Store, fcfg, func(w int, acks []PersistAck) { e.workers[w].persisted(acks) }); err != nil {
+		return nil, err
+	}
+	if e.apply, err = NewApplyStage(cfg.ApplyCapacity, cfg.Wait); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Start runs every stage in its own goroutine.
+func (e *Engine) Start() {
+	run := func(name string, f func() error) {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			if err := f(); err != nil && !errors.Is(err, ringbuf.ErrClosed) {
+				e.fail(fmt.Errorf("stages: %s stopped: %w", name, err))
+			}
+		}()
+	}
+	run("batch", e.batch.Run)
+	for i, w := range e.workers {
+		run(fmt.Sprintf("worker %d", i), w.run)
+	}
+	run("replicate", e.replicate.Run)
+	run("fsync", e.fsync.Run)
+	run("apply", e.apply.Run)
+}
+
+// fail records the first stage failure; the host stops on it.
+func (e *Engine) fail(err error) {
+	e.errOnce.Do(func() {
+		e.err = err
+		e.log.Error("pipeline stage failed; the host must stop", "err", err)
+		close(e.failed)
+	})
+}
+
+// Failed is closed when a stage fails; Err says why.
+func (e *Engine) Failed() <-chan struct{} { return e.failed }
+
+// Err is the first stage failure, or nil.
+func (e *Engine) Err() error {
+	select {
+	case <-e.failed:
+		return e.err
+	default:
+		return nil
+	}
+}
+
+func (e *Engine) workerOf(group uint64) *worker { return e.workers[group%uint64(len(e.workers))] }
+
+// StartGroup starts a group with its state machine: a new group with
+// members, or one whose log the store already holds.
+func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus.Membership, sm fsm.StateMachine) error {
+	if e.stopped.Load() {
+		return ErrStopped
+	}
+	h := &groupHandle{id: group, worker: int(group % uint64(len(e.workers)))}
+	if _, loaded := e.groups.LoadOrStore(group, h); loaded {
+		return fmt.Errorf("%w: %d", ErrGroupExists, group)
+	}
+	cfg := e.cfg.Consensus
+	cfg.ID = e.cfg.NodeID
+	cfg.Storage = e.cfg.Store.Storage(group)
+	cfg.Members = members
+	cfg.Applied = sm.Applied()
+	cfg.Seed = cfg.Seed ^ group
+	h.applied.Store(cfg.Applied)
+	s := &groupStart{cfg: cfg, sm: sm, h: h, done: make(chan error, 1)}
+	if err := e.workerOf(group).ring.Publish(ctx, workerEvent{kind: evStart, group: group, start: s}); err != nil {
+		e.groups.Delete(group)
+		return err
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			e.groups.Delete(group)
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Propose replicates cmd in group and returns the state machine's result
+// once it is applied here.
+func (e *Engine) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte, error) {
+	if e.stopped.Load() {
+		return nil, ErrStopped
+	}
+	v, ok := e.groups.Load(group)
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrGroupNotFound, group)
+	}
+	h := v.(*groupHandle)
+	if consensus.Role(h.role.Load()) != consensus.Leader {
+		return nil, &NotLeaderError{Group: group, Leader: h.leader.Load()}
+	}
+	done := NewCompletion()
+	if err := e.batch.Propose(ctx, Proposal{Group: group, Cmd: cmd, Done: done}); err != nil {
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return nil, ErrStopped
+		}
+		return nil, err
+	}
+	o, err := done.Wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return o.Result, o.Err
+}
+
+// route hands the batch stage's batches to their workers, one publish per
+// worker.
+func (e *Engine) route(batches []ProposalBatch) {
+	for _, b := range batches {
+		ev := workerEvent{kind: evPropose, group: b.Group, props: b.Proposals}
+		if err := e.workerOf(b.Group).ring.Publish(e.ctx, ev); err != nil {
+			completeAll(b.Proposals, ErrStopped)
+		}
+	}
+}
+
+// Deliver hands inbound messages to the workers of their groups; it waits
+// while a worker's ring is full, which holds the transport back.
+func (e *Engine) Deliver(msgs []transport.Msg) {
+	if len(e.workers) == 1 {
+		e.workers[0].ring.Publish(e.ctx, workerEvent{kind: evMessages, msgs: msgs})
+		return
+	}
+	per := make([][]transport.Msg, len(e.workers))
+	for _, m := range msgs {
+		i := m.Group % uint64(len(e.workers))
+		per[i] = append(per[i], m)
+	}
+	for i, ms := range per {
+		if len(ms) > 0 {
+			e.workers[i].ring.Publish(e.ctx, workerEvent{kind: evMessages, msgs: ms})
+		}
+	}
+}
+
+// Tick advances every group's clock by one tick.
+func (e *Engine) Tick() {
+	for _, w := range e.workers {
+		w.tick()
+	}
+}
+
+// GroupStatus is what Status reports of a group.
+type GroupStatus struct {
+	Role    consensus.Role
+	Term    uint64
+	Leader  uint64
+	Commit  uint64
+	Applied uint64
+}
+
+// Status reports a group's state as its worker and the apply stage last
+// published it.
+func (e *Engine) Status(group uint64) (GroupStatus, bool) {
+	v, ok := e.groups.Load(group)
+	if !ok {
+		return GroupStatus{}, false
+	}
+	h := v.(*groupHandle)
+	return GroupStatus{
+		Role: consensus.Role(h.role.Load()), Term: h.term.Load(), Leader: h.leader.Load(),
+		Commit: h.commit.Load(), Applied: h.applied.Load(),
+	}, true
+}
+
+// Stop stops accepting work, lets each stage drain what it holds, then
+// fails every proposal still waiting with ErrStopped.
+func (e *Engine) Stop() error {
+	if e.stopped.Swap(true) {
+		return e.Err()
+	}
+	e.batch.Close()
+	for _, w := range e.workers {
+		w.ring.Close()
+	}
+	e.cancel() // nothing waits on a full ring any more
+	e.replicate.Close()
+	e.fsync.Close()
+	e.apply.Close()
+	e.wg.Wait()
+	for _, w := range e.workers {
+		w.failPending(ErrStopped)
+	}
+	return e.Err()
+}

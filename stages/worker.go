@@ -1,0 +1,342 @@
+package stages
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/raftpipe/raftpipe/consensus"
+	"github.com/raftpipe/raftpipe/fsm"
+	"github.com/raftpipe/raftpipe/ringbuf"
+	"github.com/raftpipe/raftpipe/transport"
+)
+
+// A step worker owns the consensus cores of its share of the groups. What
+// concerns them reaches it through its MPSC ring (proposal batches,
+// inbound messages, group starts) or its inbox (persist and apply
+// acknowledgements, ticks). At the end of each drain it collects every
+// dirty group's Ready and hands the parts on: messages to the replicate
+// stage, writes to the fsync stage, committed entries to the apply stage,
+// each as one submission for the whole drain.
+//
+// The inbox exists because the fsync and apply stages must never wait on a
+// worker: a worker waits on them (their rings are bounded), so if they
+// also published into its ring, a full ring on each side would deadlock.
+type worker struct {
+	id   int
+	e    *Engine
+	ring *ringbuf.Ring[workerEvent]
+	in   inbox
+
+	// Owned by the worker's goroutine.
+	groups   map[uint64]*groupState
+	dirty    []*groupState
+	msgs     []transport.Msg
+	persists []PersistRequest
+	applies  []ApplyTask
+}
+
+type eventKind uint8
+
+const (
+	evWake eventKind = iota // look at the inbox
+	evPropose
+	evMessages
+	evStart
+)
+
+type workerEvent struct {
+	kind  eventKind
+	group uint64
+	props []Proposal      // evPropose
+	msgs  []transport.Msg // evMessages: all for groups of this worker
+	start *groupStart     // evStart
+}
+
+type groupStart struct {
+	cfg  consensus.Config
+	sm   fsm.StateMachine
+	h    *groupHandle
+	done chan error
+}
+
+// inbox is what the stages downstream hand back to a worker without ever
+// waiting for it.
+type inbox struct {
+	mu      sync.Mutex
+	acks    []PersistAck
+	applied map[uint64]uint64
+	ticks   int
+}
+
+// groupState is a group as its worker sees it.
+type groupState struct {
+	id      uint64
+	core    *consensus.Core
+	sm      fsm.StateMachine
+	h       *groupHandle
+	pending []pendingProposal // proposed here, not yet committed, by index
+	dirty   bool
+}
+
+type pendingProposal struct {
+	index, term uint64
+	done        *Completion
+}
+
+// groupHandle is what every goroutine may read of a group: published by
+// its worker after each Ready, and by the apply stage after each Update.
+type groupHandle struct {
+	id      uint64
+	worker  int
+	role    atomic.Uint32
+	term    atomic.Uint64
+	leader  atomic.Uint64
+	commit  atomic.Uint64
+	applied atomic.Uint64
+}
+
+func newWorker(e *Engine, id, capacity int, wait ringbuf.WaitStrategy) (*worker, error) {
+	ring, err := ringbuf.New[workerEvent](ringbuf.Config{Capacity: capacity, Wait: wait})
+	if err != nil {
+		return nil, fmt.Errorf("stages: worker ring: %w", err)
+	}
+	return &worker{id: id, e: e, ring: ring, groups: map[uint64]*groupState{}, in: inbox{applied: map[uint64]uint64{}}}, nil
+}
+
+// wake makes sure the worker looks at its inbox soon: a full ring means it
+// is busy and looks at the end of its drain anyway.
+func (w *worker) wake() { w.ring.TryPublish(workerEvent{kind: evWake}) }
+
+func (w *worker) persisted(acks []PersistAck) {
+	w.in.mu.Lock()
+	w.in.acks = append(w.in.acks, acks...)
+	w.in.mu.Unlock()
+	w.wake()
+}
+
+func (w *worker) appliedTo(group, index uint64) {
+	w.in.mu.Lock()
+	w.in.applied[group] = max(w.in.applied[group], index)
+	w.in.mu.Unlock()
+	w.wake()
+}
+
+func (w *worker) tick() {
+	w.in.mu.Lock()
+	w.in.ticks++
+	w.in.mu.Unlock()
+	w.wake()
+}
+
+func (w *worker) run() error { return w.ring.Run(w.handle) }
+
+func (w *worker) handle(evs []workerEvent, end bool) error {
+	for i := range evs {
+		ev := &evs[i]
+		switch ev.kind {
+		case evPropose:
+			w.propose(ev.group, ev.props)
+		case evMessages:
+			for _, m := range ev.msgs {
+				gs := w.groups[m.Group]
+				if gs == nil {
+					continue // a group not started here (yet): Raft retries
+				}
+				if err := gs.core.Step(m.Message); err != nil {
+					w.e.log.Debug("message refused", "group", m.Group, "from", m.From, "type", m.Type.String(), "err", err)
+				}
+				w.markDirty(gs)
+			}
+		case evStart:
+			ev.start.done <- w.startGroup(ev.group, ev.start)
+		}
+	}
+	if !end {
+		return nil
+	}
+	w.drainInbox()
+	return w.flush()
+}
+
+func (w *worker) startGroup(group uint64, s *groupStart) error {
+	if w.groups[group] != nil {
+		return fmt.Errorf("%w: %d", ErrGroupExists, group)
+	}
+	core, err := consensus.New(s.cfg)
+	if err != nil {
+		return fmt.Errorf("stages: group %d: %w", group, err)
+	}
+	gs := &groupState{id: group, core: core, sm: s.sm, h: s.h}
+	w.groups[group] = gs
+	w.markDirty(gs)
+	return nil
+}
+
+func (w *worker) markDirty(gs *groupState) {
+	if !gs.dirty {
+		gs.dirty = true
+		w.dirty = append(w.dirty, gs)
+	}
+}
+
+func (w *worker) propose(group uint64, props []Proposal) {
+	gs := w.groups[group]
+	if gs == nil {
+		completeAll(props, fmt.Errorf("%w: %d", ErrGroupNotFound, group))
+		return
+	}
+	ents := make([]consensus.Entry, len(props)) // kept by the core and the log
+	for i, p := range props {
+		ents[i].Data = p.Cmd
+	}
+	term, first, err := gs.core.Propose(ents)
+	switch {
+	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTransferring):
+		completeAll(props, &NotLeaderError{Group: group, Leader: gs.core.Status().Leader})
+		return
+	case errors.Is(err, consensus.ErrUncommittedFull):
+		completeAll(props, fmt.Errorf("%w: group %d has too much uncommitted", ErrBusy, group))
+		return
+	case err != nil:
+		completeAll(props, fmt.Errorf("stages: group %d: %w", group, err))
+		return
+	}
+	for i, p := range props {
+		gs.pending = append(gs.pending, pendingProposal{index: first + uint64(i), term: term, done: p.Done})
+	}
+	w.markDirty(gs)
+}
+
+func completeAll(props []Proposal, err error) {
+	for _, p := range props {
+		p.Done.Complete(nil, err)
+	}
+}
+
+func (w *worker) drainInbox() {
+	w.in.mu.Lock()
+	acks, ticks := w.in.acks, w.in.ticks
+	w.in.acks, w.in.ticks = nil, 0
+	var applied map[uint64]uint64
+	if len(w.in.applied) > 0 {
+		applied, w.in.applied = w.in.applied, map[uint64]uint64{}
+	}
+	w.in.mu.Unlock()
+	for _, a := range acks {
+		if gs := w.groups[a.Group]; gs != nil {
+			if err := gs.core.Persisted(a.Seq); err != nil {
+				w.e.log.Error("persist acknowledgement refused", "group", a.Group, "seq", a.Seq, "err", err)
+			}
+			w.markDirty(gs)
+		}
+	}
+	for g, idx := range applied {
+		if gs := w.groups[g]; gs != nil {
+			if err := gs.core.Applied(idx); err != nil {
+				w.e.log.Error("apply acknowledgement refused", "group", g, "index", idx, "err", err)
+			}
+			w.markDirty(gs)
+		}
+	}
+	for range ticks {
+		for _, gs := range w.groups {
+			gs.core.Tick()
+			w.markDirty(gs)
+		}
+	}
+}
+
+// flush collects the Ready of every dirty group and hands its parts on,
+// one submission per stage.
+func (w *worker) flush() error {
+	for _, gs := range w.dirty {
+		gs.dirty = false
+		if !gs.core.HasReady() {
+			w.publish(gs)
+			continue
+		}
+		rd := gs.core.Ready()
+		for _, m := range rd.Messages { // copied: Ready reuses the array
+			w.msgs = append(w.msgs, transport.Msg{Group: gs.id, Message: m})
+		}
+		if rd.PersistSeq != 0 {
+			w.persists = append(w.persists, PersistRequest{
+				Group: gs.id, Worker: w.id, Seq: rd.PersistSeq,
+				Snapshot: rd.Snapshot, Entries: rd.Entries, HardState: rd.HardState,
+			})
+		}
+		if len(rd.Committed) > 0 {
+			w.applies = append(w.applies, w.applyTask(gs, rd.Committed))
+		}
+		w.publish(gs)
+	}
+	clear(w.dirty)
+	w.dirty = w.dirty[:0]
+	ctx := w.e.ctx
+	var err error
+	if len(w.msgs) > 0 {
+		err = errors.Join(err, w.e.replicate.Submit(ctx, w.msgs))
+	}
+	if len(w.persists) > 0 {
+		err = errors.Join(err, w.e.fsync.Submit(ctx, w.persists...))
+	}
+	if len(w.applies) > 0 {
+		err = errors.Join(err, w.e.apply.Submit(ctx, w.applies))
+	}
+	clear(w.msgs)
+	clear(w.persists)
+	clear(w.applies)
+	w.msgs, w.persists, w.applies = w.msgs[:0], w.persists[:0], w.applies[:0]
+	if err != nil && w.e.ctx.Err() == nil {
+		return fmt.Errorf("stages: worker %d: %w", w.id, err)
+	}
+	return nil
+}
+
+// applyTask pairs committed entries with the callers waiting on them. A
+// caller whose index was committed with another term lost its entry to a
+// new leader: its proposal is dropped.
+func (w *worker) applyTask(gs *groupState, committed []consensus.Entry) ApplyTask {
+	h := gs.h
+	t := ApplyTask{Group: gs.id, SM: gs.sm, Entries: committed, Applied: func(group, index uint64) {
+		h.applied.Store(index)
+		w.appliedTo(group, index)
+	}}
+	for i, e := range committed {
+		for len(gs.pending) > 0 && gs.pending[0].index <= e.Index {
+			p := gs.pending[0]
+			gs.pending = gs.pending[1:]
+			if p.index == e.Index && p.term == e.Term {
+				if t.Dones == nil {
+					t.Dones = make([]*Completion, len(committed))
+				}
+				t.Dones[i] = p.done
+				continue
+			}
+			p.done.Complete(nil, fmt.Errorf("%w: group %d index %d went to another leader's entry", ErrProposalDropped, gs.id, p.index))
+		}
+	}
+	return t
+}
+
+// publish makes the group's state readable by every goroutine.
+func (w *worker) publish(gs *groupState) {
+	st := gs.core.Status()
+	gs.h.role.Store(uint32(st.Role))
+	gs.h.term.Store(st.Term)
+	gs.h.leader.Store(st.Leader)
+	gs.h.commit.Store(st.Commit)
+}
+
+// failPending completes every waiting proposal with err; the worker has
+// stopped.
+func (w *worker) failPending(err error) {
+	for _, gs := range w.groups {
+		for _, p := range gs.pending {
+			p.done.Complete(nil, err)
+		}
+		gs.pending = nil
+	}
+}
