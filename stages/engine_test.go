@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lni/goutils/leaktest"
 	"github.com/raftpipe/raftpipe/consensus"
 	"github.com/raftpipe/raftpipe/fsm"
 	"github.com/raftpipe/raftpipe/logstore"
@@ -162,6 +163,7 @@ func proposeOnLeader(t *testing.T, nodes []*testNode, group uint64, cmd []byte) 
 // Three hosts elect a leader per group; proposals through the leader are
 // applied with their results on every replica, in the same order.
 func TestEngineThreeHostsReplicate(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t)) // registered first, so it runs after the nodes stop: Stop leaves no goroutine behind
 	const groups, writes = 4, 50
 	nodes := startNodes(t, 3, groups)
 	for g := uint64(1); g <= groups; g++ {
