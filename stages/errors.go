@@ -8,12 +8,13 @@ import (
 // The errors a caller of the pipeline sees. The root package re-exports
 // them.
 var (
-	ErrGroupNotFound     = errors.New("raftpipe: group not found")
-	ErrStopped           = errors.New("raftpipe: stopped")
-	ErrProposalDropped   = errors.New("raftpipe: proposal dropped")
-	ErrBusy              = errors.New("raftpipe: busy")
-	ErrGroupExists       = errors.New("raftpipe: group already started")
-	errNotLeaderSentinel = errors.New("raftpipe: not the leader")
+	ErrGroupNotFound   = errors.New("raftpipe: group not found")
+	ErrStopped         = errors.New("raftpipe: stopped")
+	ErrProposalDropped = errors.New("raftpipe: proposal dropped")
+	ErrBusy            = errors.New("raftpipe: busy")
+	ErrGroupExists     = errors.New("raftpipe: group already started")
+	// ErrNotLeader matches every *NotLeaderError.
+	ErrNotLeader = errors.New("raftpipe: not the leader")
 )
 
 // NotLeaderError refuses work only the group's leader can do; Leader is
@@ -30,7 +31,4 @@ func (e *NotLeaderError) Error() string {
 }
 
 // Is makes every NotLeaderError match ErrNotLeader.
-func (e *NotLeaderError) Is(target error) bool { return target == errNotLeaderSentinel }
-
-// ErrNotLeader matches every *NotLeaderError.
-var ErrNotLeader = errNotLeaderSentinel
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }

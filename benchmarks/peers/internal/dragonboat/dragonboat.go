@@ -182,32 +182,19 @@ func (c *Cluster) leaderOf(g int) (int, bool) {
 // the NodeHost of the group's current leader, again on a leadership change,
 // a busy system, a dropped proposal or a timeout.
 func (c *Cluster) Propose(g int, payload []byte) (int, error) {
-	retries := 0
-	deadline := time.Now().Add(opTimeout)
-	for {
+	return workload.Retry(opTimeout, retryPause, func() (bool, error) {
 		h, ok := c.leaderOf(g)
-		var err error
-		if ok {
-			c.leader[g].Store(int32(h))
-			ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
-			_, err = c.hosts[h].SyncPropose(ctx, c.sessions[g][h], payload)
-			cancel()
-			if err == nil {
-				return retries, nil
-			}
-			if errors.Is(err, dragonboat3.ErrClosed) || errors.Is(err, dragonboat3.ErrClusterClosed) ||
-				errors.Is(err, dragonboat3.ErrPayloadTooBig) || errors.Is(err, dragonboat3.ErrInvalidSession) {
-				return retries, err
-			}
-		} else {
-			err = errors.New("no leader")
+		if !ok {
+			return false, workload.ErrNoLeader
 		}
-		if time.Now().After(deadline) {
-			return retries, err
-		}
-		retries++
-		time.Sleep(retryPause)
-	}
+		c.leader[g].Store(int32(h))
+		ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
+		_, err := c.hosts[h].SyncPropose(ctx, c.sessions[g][h], payload)
+		cancel()
+		final := errors.Is(err, dragonboat3.ErrClosed) || errors.Is(err, dragonboat3.ErrClusterClosed) ||
+			errors.Is(err, dragonboat3.ErrPayloadTooBig) || errors.Is(err, dragonboat3.ErrInvalidSession)
+		return final, err
+	})
 }
 
 // SyncStats implements workload.System. Dragonboat v3.3.8 exposes no count

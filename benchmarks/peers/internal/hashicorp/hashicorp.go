@@ -158,29 +158,15 @@ func (c *Cluster) leaderIndex() (int, bool) {
 // result (committed and applied to the leader's FSM), again on a leadership
 // change or an enqueue timeout.
 func (c *Cluster) Propose(g int, payload []byte) (int, error) {
-	retries := 0
-	deadline := time.Now().Add(opTimeout)
-	for {
+	return workload.Retry(opTimeout, retryPause, func() (bool, error) {
 		i, ok := c.leaderIndex()
-		var err error
-		if ok {
-			c.leader.Store(int32(i))
-			err = c.nodes[i].Apply(payload, applyTimeout).Error()
-			if err == nil {
-				return retries, nil
-			}
-			if errors.Is(err, raft.ErrRaftShutdown) {
-				return retries, err
-			}
-		} else {
-			err = errors.New("no leader")
+		if !ok {
+			return false, workload.ErrNoLeader
 		}
-		if time.Now().After(deadline) {
-			return retries, err
-		}
-		retries++
-		time.Sleep(retryPause)
-	}
+		c.leader.Store(int32(i))
+		err := c.nodes[i].Apply(payload, applyTimeout).Error()
+		return errors.Is(err, raft.ErrRaftShutdown), err
+	})
 }
 
 // SyncStats implements workload.System from raft-wal's own metrics, summed
