@@ -21,6 +21,9 @@ type ApplyTask struct {
 	// with the last index: the step worker's acknowledgement and the
 	// readers' wake-up.
 	Applied func(group, index uint64)
+	// Barrier, if set, is closed once everything submitted before the task
+	// is applied; such a task carries no entries.
+	Barrier chan struct{}
 }
 
 // ApplyStage applies the committed entries of every group, off the
@@ -82,6 +85,9 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 		}
 		for _, t := range tasks[i:j] {
 			n += len(t.Entries)
+			if t.Barrier != nil {
+				close(t.Barrier)
+			}
 		}
 		i = j
 	}

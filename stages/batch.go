@@ -17,7 +17,11 @@ type BatchConfig struct {
 	// BytesMax (a single larger command still travels alone).
 	EntriesMax int
 	BytesMax   int
-	Wait       ringbuf.WaitStrategy
+	// MaxWait, off (0) by default, holds the stage back that long after a
+	// drain that did not fill a batch, so that the next drain finds more:
+	// throughput bought with up to MaxWait of latency per proposal.
+	MaxWait time.Duration
+	Wait    ringbuf.WaitStrategy
 }
 
 // ProposalBatch is a run of one group's proposals, in the order they were
@@ -107,5 +111,8 @@ func (s *BatchStage) handle(ps []Proposal, end bool) error {
 	clear(s.out) // the batches are route's now
 	s.out, s.size = s.out[:0], s.size[:0]
 	clear(s.open)
+	if s.cfg.MaxWait > 0 && n < s.cfg.EntriesMax {
+		time.Sleep(s.cfg.MaxWait)
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
 	"github.com/raftpipe/raftpipe/fsm"
@@ -36,7 +37,20 @@ type EngineConfig struct {
 	Store     *logstore.Store
 	Sender    Sender
 	Logger    *slog.Logger
+	// TickInterval is the time between two calls of Tick, which turns
+	// leases counted in ticks into times on Clock.
+	TickInterval time.Duration
+	// Clock tells the time leases are checked against; the system clock
+	// if nil.
+	Clock Clock
 }
+
+// Clock is the time source of the read path.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
 
 // Engine runs the stages of one host: propose and batch, the step workers,
 // replicate, fsync and apply. The host feeds it proposals, inbound
@@ -52,6 +66,16 @@ type Engine struct {
 
 	groups sync.Map // uint64 -> *groupHandle
 
+	clock           Clock
+	tickInterval    time.Duration
+	electionTicks   int
+	leaseDriftTicks int
+	// readRoundTicksMax is how long a ReadIndex round may go unanswered
+	// before its reads fail.
+	readRoundTicksMax uint64
+	leaseReads        atomic.Uint64 // reads served through the lease
+	indexReads        atomic.Uint64 // reads that went through a ReadIndex round
+
 	ctx     context.Context // ends at Stop: submissions stop waiting
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -63,13 +87,28 @@ type Engine struct {
 
 // NewEngine builds the stages; Start runs them.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
-	if cfg.Workers <= 0 || cfg.NodeID == 0 || cfg.Store == nil || cfg.Sender == nil {
-		return nil, fmt.Errorf("stages: engine needs a node ID, workers, a store and a sender")
+	if cfg.Workers <= 0 || cfg.NodeID == 0 || cfg.Store == nil || cfg.Sender == nil || cfg.TickInterval <= 0 {
+		return nil, fmt.Errorf("stages: engine needs a node ID, workers, a store, a sender and a tick interval")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, failed: make(chan struct{})}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	def := consensus.DefaultConfig()
+	if cfg.Consensus.ElectionTicks == 0 {
+		cfg.Consensus.ElectionTicks = def.ElectionTicks
+	}
+	if cfg.Consensus.LeaseDriftTicks == 0 {
+		cfg.Consensus.LeaseDriftTicks = def.LeaseDriftTicks
+	}
+	e := &Engine{
+		cfg: cfg, log: cfg.Logger, failed: make(chan struct{}),
+		clock: cfg.Clock, tickInterval: cfg.TickInterval,
+		electionTicks: cfg.Consensus.ElectionTicks, leaseDriftTicks: cfg.Consensus.LeaseDriftTicks,
+		readRoundTicksMax: 2 * uint64(cfg.Consensus.ElectionTicks),
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	var err error
 	if e.batch, err = NewBatchStage(cfg.Batch, e.route); err != nil {
@@ -145,7 +184,7 @@ func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus
 	if e.stopped.Load() {
 		return ErrStopped
 	}
-	h := &groupHandle{id: group, worker: int(group % uint64(len(e.workers)))}
+	h := &groupHandle{id: group, worker: int(group % uint64(len(e.workers))), sm: sm, stopped: make(chan struct{})}
 	if _, loaded := e.groups.LoadOrStore(group, h); loaded {
 		return fmt.Errorf("%w: %d", ErrGroupExists, group)
 	}
@@ -175,6 +214,26 @@ func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus
 // Propose replicates cmd in group and returns the state machine's result
 // once it is applied here.
 func (e *Engine) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte, error) {
+	h, err := e.handle(group)
+	if err != nil {
+		return nil, err
+	}
+	if consensus.Role(h.role.Load()) != consensus.Leader {
+		return nil, &NotLeaderError{Group: group, Leader: h.leader.Load()}
+	}
+	done := NewCompletion()
+	if err := e.batch.Propose(ctx, Proposal{Group: group, Cmd: cmd, Done: done}); err != nil {
+		return nil, e.waitErr(ctx, err)
+	}
+	o, err := done.Wait(ctx)
+	if err != nil {
+		return nil, e.waitErr(ctx, err)
+	}
+	return o.Result, o.Err
+}
+
+// handle returns group's handle, or why there is none.
+func (e *Engine) handle(group uint64) (*groupHandle, error) {
 	if e.stopped.Load() {
 		return nil, ErrStopped
 	}
@@ -182,22 +241,7 @@ func (e *Engine) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte,
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", ErrGroupNotFound, group)
 	}
-	h := v.(*groupHandle)
-	if consensus.Role(h.role.Load()) != consensus.Leader {
-		return nil, &NotLeaderError{Group: group, Leader: h.leader.Load()}
-	}
-	done := NewCompletion()
-	if err := e.batch.Propose(ctx, Proposal{Group: group, Cmd: cmd, Done: done}); err != nil {
-		if errors.Is(err, ringbuf.ErrClosed) {
-			return nil, ErrStopped
-		}
-		return nil, err
-	}
-	o, err := done.Wait(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return o.Result, o.Err
+	return v.(*groupHandle), nil
 }
 
 // route hands the batch stage's batches to their workers, one publish per
@@ -244,6 +288,9 @@ type GroupStatus struct {
 	Leader  uint64
 	Commit  uint64
 	Applied uint64
+	// LeaseExpiry is when the leader's lease ends on this host's clock;
+	// zero when this node holds no lease.
+	LeaseExpiry time.Time
 }
 
 // Status reports a group's state as its worker and the apply stage last
@@ -254,10 +301,14 @@ func (e *Engine) Status(group uint64) (GroupStatus, bool) {
 		return GroupStatus{}, false
 	}
 	h := v.(*groupHandle)
-	return GroupStatus{
+	st := GroupStatus{
 		Role: consensus.Role(h.role.Load()), Term: h.term.Load(), Leader: h.leader.Load(),
 		Commit: h.commit.Load(), Applied: h.applied.Load(),
-	}, true
+	}
+	if until := h.leaseUntil.Load(); until != 0 {
+		st.LeaseExpiry = time.Unix(0, until)
+	}
+	return st, true
 }
 
 // Stop stops accepting work, lets each stage drain what it holds, then
@@ -279,4 +330,26 @@ func (e *Engine) Stop() error {
 		w.failPending(ErrStopped)
 	}
 	return e.Err()
+}
+
+// EngineStats are the counters of every stage of a host.
+type EngineStats struct {
+	Batch, Replicate, Fsync, Apply Stats
+	// Workers are the step workers' drains, one entry per worker.
+	Workers []Stats
+	// LeaseReads were served through the leader's lease, IndexReads
+	// through a ReadIndex round (follower reads included).
+	LeaseReads, IndexReads uint64
+}
+
+// Stats returns the counters of every stage.
+func (e *Engine) Stats() EngineStats {
+	s := EngineStats{
+		Batch: e.batch.Stats(), Replicate: e.replicate.Stats(), Fsync: e.fsync.Stats(), Apply: e.apply.Stats(),
+		LeaseReads: e.leaseReads.Load(), IndexReads: e.indexReads.Load(),
+	}
+	for _, w := range e.workers {
+		s.Workers = append(s.Workers, w.stats.snapshot(w.ring.Len()))
+	}
+	return s
 }

@@ -24,8 +24,8 @@ func (h *engineHandler) HandleMessages(b []transport.Msg) { h.e.Deliver(b) }
 func (h *engineHandler) HandleSnapshot(transport.ReceivedSnapshot) error {
 	return errors.New("snapshots come with the state machines on disk")
 }
-func (h *engineHandler) Unreachable(uint64)                  {}
-func (h *engineHandler) SnapshotStatus(uint64, uint64, bool) {}
+func (h *engineHandler) Unreachable(node uint64)              { h.e.Unreachable(node) }
+func (h *engineHandler) SnapshotStatus(g, n uint64, ok bool) { h.e.SnapshotStatus(g, n, ok) }
 
 type testNode struct {
 	id  uint64
@@ -63,6 +63,7 @@ func startNodes(t *testing.T, n int, groups int) []*testNode {
 			NodeID: id, Workers: 2, WorkerCapacity: 1024, ReplicateCapacity: 4096, FsyncCapacity: 1024, ApplyCapacity: 1024,
 			Batch:           BatchConfig{Capacity: 4096, EntriesMax: 256, BytesMax: 1 << 20},
 			FsyncWriteBytes: 16 << 20, Wait: ringbuf.Blocking, Consensus: cc, Store: st, Sender: tr, Logger: testLog(),
+			TickInterval: 10 * time.Millisecond,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -1,8 +1,11 @@
 package stages
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/raftpipe/raftpipe/ringbuf"
 )
 
 // The errors a caller of the pipeline sees. The root package re-exports
@@ -13,6 +16,13 @@ var (
 	ErrProposalDropped = errors.New("raftpipe: proposal dropped")
 	ErrBusy            = errors.New("raftpipe: busy")
 	ErrGroupExists     = errors.New("raftpipe: group already started")
+	// ErrNoLease refuses a lease-only read at a leader whose lease has
+	// lapsed.
+	ErrNoLease = errors.New("raftpipe: leader lease not held")
+	// ErrTimeout matches every error of a caller whose context deadline
+	// passed, beside context.DeadlineExceeded, and of a read round that
+	// was never confirmed.
+	ErrTimeout = errors.New("raftpipe: timeout")
 	// ErrNotLeader matches every *NotLeaderError.
 	ErrNotLeader = errors.New("raftpipe: not the leader")
 )
@@ -32,3 +42,25 @@ func (e *NotLeaderError) Error() string {
 
 // Is makes every NotLeaderError match ErrNotLeader.
 func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// timeoutError is a caller's deadline passing: it matches both ErrTimeout
+// and context.DeadlineExceeded.
+type timeoutError struct{ what string }
+
+func (e *timeoutError) Error() string { return "raftpipe: timeout: " + e.what }
+
+func (e *timeoutError) Is(target error) bool {
+	return target == ErrTimeout || target == context.DeadlineExceeded
+}
+
+// waitErr turns why a wait ended into the error a caller sees: the
+// engine's stop, a deadline, or the context's own error.
+func (e *Engine) waitErr(ctx context.Context, err error) error {
+	switch {
+	case e.ctx.Err() != nil || errors.Is(err, ringbuf.ErrClosed):
+		return ErrStopped
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &timeoutError{what: "the caller's deadline passed"}
+	}
+	return err
+}

@@ -15,7 +15,8 @@ import (
 // consensus.Core.Persisted(Seq).
 type PersistRequest struct {
 	Group     uint64
-	Worker    int // where the acknowledgement goes
+	Gen       uint64 // the group's incarnation on its worker, echoed in the ack
+	Worker    int    // where the acknowledgement goes
 	Seq       uint64
 	Snapshot  *consensus.SnapshotMeta
 	Entries   []consensus.Entry
@@ -24,7 +25,7 @@ type PersistRequest struct {
 
 // PersistAck says that the write Seq of Group is durable.
 type PersistAck struct {
-	Group, Seq uint64
+	Group, Gen, Seq uint64
 }
 
 // FsyncConfig sizes the fsync stage.
@@ -144,7 +145,7 @@ func (s *FsyncStage) flush() error {
 	}
 	for _, r := range s.pending {
 		s.lastHS[r.Group] = r.HardState
-		s.byWorker[r.Worker] = append(s.byWorker[r.Worker], PersistAck{Group: r.Group, Seq: r.Seq})
+		s.byWorker[r.Worker] = append(s.byWorker[r.Worker], PersistAck{Group: r.Group, Gen: r.Gen, Seq: r.Seq})
 	}
 	for w, acks := range s.byWorker {
 		s.ack(w, acks)

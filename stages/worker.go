@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
 	"github.com/raftpipe/raftpipe/fsm"
@@ -14,8 +15,8 @@ import (
 
 // A step worker owns the consensus cores of its share of the groups. What
 // concerns them reaches it through its MPSC ring (proposal batches,
-// inbound messages, group starts) or its inbox (persist and apply
-// acknowledgements, ticks). At the end of each drain it collects every
+// inbound messages, reads, group starts and other calls) or its inbox
+// (persist and apply acknowledgements, ticks, transport reports). At the end of each drain it collects every
 // dirty group's Ready and hands the parts on: messages to the replicate
 // stage, writes to the fsync stage, committed entries to the apply stage,
 // each as one submission for the whole drain.
@@ -26,8 +27,9 @@ import (
 type worker struct {
 	id   int
 	e    *Engine
-	ring *ringbuf.Ring[workerEvent]
-	in   inbox
+	ring  *ringbuf.Ring[workerEvent]
+	in    inbox
+	stats stageCounters
 
 	// Owned by the worker's goroutine.
 	groups   map[uint64]*groupState
@@ -35,6 +37,13 @@ type worker struct {
 	msgs     []transport.Msg
 	persists []PersistRequest
 	applies  []ApplyTask
+	gens     uint64 // incarnations handed to started groups
+	readSeq  uint64 // contexts handed to ReadIndex requests
+	// tickCount is the ticks handled so far; tickTimes[t%len] is when tick
+	// t was handled, for the last len ticks (the lease is measured from
+	// them).
+	tickCount uint64
+	tickTimes []time.Time
 }
 
 type eventKind uint8
@@ -44,6 +53,8 @@ const (
 	evPropose
 	evMessages
 	evStart
+	evRead
+	evCall
 )
 
 type workerEvent struct {
@@ -52,6 +63,8 @@ type workerEvent struct {
 	props []Proposal      // evPropose
 	msgs  []transport.Msg // evMessages: all for groups of this worker
 	start *groupStart     // evStart
+	read  *readWaiter     // evRead
+	call  *groupCall      // evCall
 }
 
 type groupStart struct {
@@ -68,16 +81,30 @@ type inbox struct {
 	acks    []PersistAck
 	applied map[uint64]uint64
 	ticks   int
+	reports []report
+}
+
+// report is news from the transport for one group's core, or for all of
+// them.
+type report struct {
+	all   bool
+	group uint64
+	fn    func(*groupState)
 }
 
 // groupState is a group as its worker sees it.
 type groupState struct {
-	id      uint64
-	core    *consensus.Core
-	sm      fsm.StateMachine
-	h       *groupHandle
-	pending []pendingProposal // proposed here, not yet committed, by index
-	dirty   bool
+	id       uint64
+	gen      uint64 // incarnation: acks of an earlier one are ignored
+	core     *consensus.Core
+	sm       fsm.StateMachine
+	h        *groupHandle
+	tickBase uint64            // the worker's tickCount when the core's clock read 0
+	pending  []pendingProposal // proposed here, not yet committed, by index
+	newReads []*readWaiter     // arrived since the last flush
+	rounds   []readRound       // ReadIndex requests not answered yet, oldest first
+	dirty    bool
+	removed  bool
 }
 
 type pendingProposal struct {
@@ -90,11 +117,40 @@ type pendingProposal struct {
 type groupHandle struct {
 	id      uint64
 	worker  int
+	sm      fsm.StateMachine
+	stopped chan struct{} // closed when the group stops
 	role    atomic.Uint32
 	term    atomic.Uint64
 	leader  atomic.Uint64
 	commit  atomic.Uint64
 	applied atomic.Uint64
+	// leaseUntil is the end of the leader's lease on the host's clock, in
+	// Unix nanoseconds; 0 when it holds none.
+	leaseUntil atomic.Int64
+
+	mu        sync.Mutex
+	appliedCh chan struct{} // closed when applied next advances; nil if nobody waits
+}
+
+// appliedSignal returns a channel closed at the next advance of applied.
+func (h *groupHandle) appliedSignal() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.appliedCh == nil {
+		h.appliedCh = make(chan struct{})
+	}
+	return h.appliedCh
+}
+
+func (h *groupHandle) advanceApplied(index uint64) {
+	h.applied.Store(index)
+	h.mu.Lock()
+	ch := h.appliedCh
+	h.appliedCh = nil
+	h.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
 }
 
 func newWorker(e *Engine, id, capacity int, wait ringbuf.WaitStrategy) (*worker, error) {
@@ -102,7 +158,11 @@ func newWorker(e *Engine, id, capacity int, wait ringbuf.WaitStrategy) (*worker,
 	if err != nil {
 		return nil, fmt.Errorf("stages: worker ring: %w", err)
 	}
-	return &worker{id: id, e: e, ring: ring, groups: map[uint64]*groupState{}, in: inbox{applied: map[uint64]uint64{}}}, nil
+	w := &worker{id: id, e: e, ring: ring, groups: map[uint64]*groupState{}, in: inbox{applied: map[uint64]uint64{}}}
+	// A lease starts at most an election timeout ago.
+	w.tickTimes = make([]time.Time, max(256, 2*e.electionTicks))
+	w.tickTimes[0] = e.clock.Now()
+	return w, nil
 }
 
 // wake makes sure the worker looks at its inbox soon: a full ring means it
@@ -130,9 +190,24 @@ func (w *worker) tick() {
 	w.wake()
 }
 
+func (w *worker) report(fn func(*groupState)) { w.addReport(report{all: true, fn: fn}) }
+
+func (w *worker) reportGroup(group uint64, fn func(*groupState)) {
+	w.addReport(report{group: group, fn: fn})
+}
+
+func (w *worker) addReport(r report) {
+	w.in.mu.Lock()
+	w.in.reports = append(w.in.reports, r)
+	w.in.mu.Unlock()
+	w.wake()
+}
+
 func (w *worker) run() error { return w.ring.Run(w.handle) }
 
 func (w *worker) handle(evs []workerEvent, end bool) error {
+	start := time.Now()
+	defer func() { w.stats.record(len(evs), time.Since(start)) }()
 	for i := range evs {
 		ev := &evs[i]
 		switch ev.kind {
@@ -151,6 +226,19 @@ func (w *worker) handle(evs []workerEvent, end bool) error {
 			}
 		case evStart:
 			ev.start.done <- w.startGroup(ev.group, ev.start)
+		case evRead:
+			if gs := w.groups[ev.group]; gs != nil {
+				gs.newReads = append(gs.newReads, ev.read)
+				w.markDirty(gs)
+			} else {
+				ev.read.complete(0, fmt.Errorf("%w: %d", ErrGroupNotFound, ev.group))
+			}
+		case evCall:
+			if gs := w.groups[ev.group]; gs != nil {
+				ev.call.done <- ev.call.fn(w, gs)
+			} else {
+				ev.call.done <- fmt.Errorf("%w: %d", ErrGroupNotFound, ev.group)
+			}
 		}
 	}
 	if !end {
@@ -168,7 +256,8 @@ func (w *worker) startGroup(group uint64, s *groupStart) error {
 	if err != nil {
 		return fmt.Errorf("stages: group %d: %w", group, err)
 	}
-	gs := &groupState{id: group, core: core, sm: s.sm, h: s.h}
+	w.gens++
+	gs := &groupState{id: group, gen: w.gens, core: core, sm: s.sm, h: s.h, tickBase: w.tickCount}
 	w.groups[group] = gs
 	w.markDirty(gs)
 	return nil
@@ -217,15 +306,15 @@ func completeAll(props []Proposal, err error) {
 
 func (w *worker) drainInbox() {
 	w.in.mu.Lock()
-	acks, ticks := w.in.acks, w.in.ticks
-	w.in.acks, w.in.ticks = nil, 0
+	acks, ticks, reports := w.in.acks, w.in.ticks, w.in.reports
+	w.in.acks, w.in.ticks, w.in.reports = nil, 0, nil
 	var applied map[uint64]uint64
 	if len(w.in.applied) > 0 {
 		applied, w.in.applied = w.in.applied, map[uint64]uint64{}
 	}
 	w.in.mu.Unlock()
 	for _, a := range acks {
-		if gs := w.groups[a.Group]; gs != nil {
+		if gs := w.groups[a.Group]; gs != nil && gs.gen == a.Gen {
 			if err := gs.core.Persisted(a.Seq); err != nil {
 				w.e.log.Error("persist acknowledgement refused", "group", a.Group, "seq", a.Seq, "err", err)
 			}
@@ -240,9 +329,33 @@ func (w *worker) drainInbox() {
 			w.markDirty(gs)
 		}
 	}
-	for range ticks {
+	if ticks > 0 {
+		// Ticks that waited in the inbox are stamped with the time they
+		// are handled, later than they were due: that only shortens
+		// leases.
+		now := w.e.clock.Now()
+		for range ticks {
+			w.tickCount++
+			w.tickTimes[w.tickCount%uint64(len(w.tickTimes))] = now
+			for _, gs := range w.groups {
+				gs.core.Tick()
+				w.markDirty(gs)
+			}
+		}
 		for _, gs := range w.groups {
-			gs.core.Tick()
+			w.expireReads(gs, w.e.readRoundTicksMax)
+		}
+	}
+	for _, r := range reports {
+		if !r.all {
+			if gs := w.groups[r.group]; gs != nil {
+				r.fn(gs)
+				w.markDirty(gs)
+			}
+			continue
+		}
+		for _, gs := range w.groups {
+			r.fn(gs)
 			w.markDirty(gs)
 		}
 	}
@@ -253,6 +366,10 @@ func (w *worker) drainInbox() {
 func (w *worker) flush() error {
 	for _, gs := range w.dirty {
 		gs.dirty = false
+		if gs.removed {
+			continue
+		}
+		w.startReads(gs)
 		if !gs.core.HasReady() {
 			w.publish(gs)
 			continue
@@ -263,12 +380,15 @@ func (w *worker) flush() error {
 		}
 		if rd.PersistSeq != 0 {
 			w.persists = append(w.persists, PersistRequest{
-				Group: gs.id, Worker: w.id, Seq: rd.PersistSeq,
+				Group: gs.id, Gen: gs.gen, Worker: w.id, Seq: rd.PersistSeq,
 				Snapshot: rd.Snapshot, Entries: rd.Entries, HardState: rd.HardState,
 			})
 		}
 		if len(rd.Committed) > 0 {
 			w.applies = append(w.applies, w.applyTask(gs, rd.Committed))
+		}
+		if len(rd.ReadStates) > 0 {
+			w.finishReads(gs, rd.ReadStates)
 		}
 		w.publish(gs)
 	}
@@ -301,7 +421,7 @@ func (w *worker) flush() error {
 func (w *worker) applyTask(gs *groupState, committed []consensus.Entry) ApplyTask {
 	h := gs.h
 	t := ApplyTask{Group: gs.id, SM: gs.sm, Entries: committed, Applied: func(group, index uint64) {
-		h.applied.Store(index)
+		h.advanceApplied(index)
 		w.appliedTo(group, index)
 	}}
 	for i, e := range committed {
@@ -328,15 +448,30 @@ func (w *worker) publish(gs *groupState) {
 	gs.h.term.Store(st.Term)
 	gs.h.leader.Store(st.Leader)
 	gs.h.commit.Store(st.Commit)
+	gs.h.leaseUntil.Store(w.leaseDeadline(gs, st))
 }
 
-// failPending completes every waiting proposal with err; the worker has
-// stopped.
+// failPending completes every waiting proposal and read with err; the
+// worker has stopped.
 func (w *worker) failPending(err error) {
 	for _, gs := range w.groups {
-		for _, p := range gs.pending {
-			p.done.Complete(nil, err)
-		}
-		gs.pending = nil
+		w.failGroup(gs, err)
 	}
+}
+
+func (w *worker) failGroup(gs *groupState, err error) {
+	for _, p := range gs.pending {
+		p.done.Complete(nil, err)
+	}
+	gs.pending = nil
+	for _, r := range gs.newReads {
+		r.complete(0, err)
+	}
+	gs.newReads = nil
+	for _, rr := range gs.rounds {
+		for _, r := range rr.waiters {
+			r.complete(0, err)
+		}
+	}
+	gs.rounds = nil
 }

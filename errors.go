@@ -1,0 +1,32 @@
+package raftpipe
+
+import "github.com/raftpipe/raftpipe/stages"
+
+// The errors a host's callers see; match them with errors.Is.
+var (
+	// ErrNotLeader refuses work only a group's leader can do. The error
+	// is a *NotLeaderError naming the leader this host knows of.
+	ErrNotLeader = stages.ErrNotLeader
+	// ErrTimeout is a caller's deadline passing, or a read round that was
+	// never confirmed; a deadline's error also matches
+	// context.DeadlineExceeded. A write that timed out may still commit.
+	ErrTimeout = stages.ErrTimeout
+	// ErrGroupNotFound names a group this host does not run.
+	ErrGroupNotFound = stages.ErrGroupNotFound
+	// ErrGroupExists refuses to start a group twice.
+	ErrGroupExists = stages.ErrGroupExists
+	// ErrStopped fails what was waiting, or arrives, when the host or
+	// the group stops.
+	ErrStopped = stages.ErrStopped
+	// ErrProposalDropped says a proposal lost its place in the log to a
+	// new leader's entries: it was not applied, and may be retried.
+	ErrProposalDropped = stages.ErrProposalDropped
+	// ErrBusy is back-pressure: the group holds as much uncommitted work
+	// as it may, or a membership change is already under way.
+	ErrBusy = stages.ErrBusy
+	// ErrNoLease refuses a lease-only read when the lease has lapsed.
+	ErrNoLease = stages.ErrNoLease
+)
+
+// NotLeaderError carries the leader hint of an ErrNotLeader.
+type NotLeaderError = stages.NotLeaderError

@@ -1,0 +1,132 @@
+package raftpipe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lni/goutils/leaktest"
+	"github.com/raftpipe/raftpipe/fsm"
+)
+
+// Three hosts elect a leader, apply proposals with their results on every
+// replica, and serve linearizable reads of them in every mode that
+// promises it.
+func TestHostElectProposeRead(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t)) // registered first: runs after the hosts stop
+	c := newCluster(t, 3, 2, nil)
+	for g := uint64(1); g <= 2; g++ {
+		for k := range 20 {
+			c.put(g, "k", fmt.Sprint(k))
+		}
+		if v := c.readLeader(g, "k"); v != "19" {
+			t.Fatalf("group %d: linearizable read %q, want 19", g, v)
+		}
+		ld := c.leader(g)
+		for _, mode := range []ReadMode{ReadIndexOnly, FollowerRead} {
+			if v, err := c.get(ld, g, "k", mode); err != nil || v != "19" {
+				t.Fatalf("group %d %v read on the leader: %q, %v", g, mode, v, err)
+			}
+		}
+		for i := range c.hosts {
+			if i == ld {
+				continue
+			}
+			// A follower read on a follower sees the acknowledged write
+			// even if the follower has not applied it yet: it waits.
+			if v, err := c.get(i, g, "k", FollowerRead); err != nil || v != "19" {
+				t.Fatalf("group %d follower read on host %d: %q, %v", g, i+1, v, err)
+			}
+			_, err := c.hosts[i].Propose(t.Context(), g, fsm.EncodePut(nil, []byte("k"), []byte("x")))
+			var nl *NotLeaderError
+			if !errors.As(err, &nl) || nl.Leader != c.hosts[ld].NodeID() {
+				t.Fatalf("propose on follower %d: %v, want a not-leader error naming %d", i+1, err, ld+1)
+			}
+			if _, err := c.get(i, g, "k", Linearizable); !errors.Is(err, ErrNotLeader) {
+				t.Fatalf("linearizable read on follower %d: %v, want ErrNotLeader", i+1, err)
+			}
+		}
+		st, err := c.hosts[ld].Status(g)
+		if err != nil || st.Role != Leader || st.Commit < 21 || st.Applied > st.Commit || st.Leader != c.hosts[ld].NodeID() {
+			t.Fatalf("leader status %+v, %v", st, err)
+		}
+	}
+	if _, err := c.hosts[0].Propose(t.Context(), 99, []byte("x")); !errors.Is(err, ErrGroupNotFound) {
+		t.Fatalf("propose to an unknown group: %v", err)
+	}
+	if _, err := c.hosts[0].Status(99); !errors.Is(err, ErrGroupNotFound) {
+		t.Fatalf("status of an unknown group: %v", err)
+	}
+}
+
+// The leader host stops without warning: a new leader is elected from the
+// others, every acknowledged write is still there, and the old leader,
+// restarted on its log, catches up with what it missed.
+func TestHostLeaderKilledNoAckedWriteLost(t *testing.T) {
+	c := newCluster(t, 3, 4, nil)
+	before := c.putMany("before", 25)
+	ld := c.leader(1)
+	c.stop(ld)
+	after := c.putMany("after", 25)
+	for g, keys := range before {
+		for _, k := range append(keys, after[g]...) {
+			if v := c.readLeader(g, k); v != k {
+				t.Fatalf("group %d: acknowledged %s reads %q", g, k, v)
+			}
+		}
+	}
+	c.restart(ld)
+	for g, keys := range after {
+		for _, k := range keys {
+			c.waitValue(ld, g, k, k)
+		}
+	}
+}
+
+// Many groups run at once on the same three hosts, sharing one log, one
+// transport and one pipeline per host.
+func TestHostManyGroups(t *testing.T) {
+	const groups = 64
+	c := newCluster(t, 3, groups, nil)
+	written := c.putMany("k", 5)
+	for g := uint64(1); g <= groups; g++ {
+		if len(written[g]) != 5 {
+			t.Fatalf("group %d: %d writes", g, len(written[g]))
+		}
+		for i := range c.hosts {
+			c.waitValue(i, g, "k-4", "k-4")
+		}
+	}
+}
+
+// Stop fails every caller still waiting with ErrStopped, and later calls
+// too.
+func TestHostStopFailsCallers(t *testing.T) {
+	t.Cleanup(leaktest.AfterTest(t))
+	c := newCluster(t, 1, 1, nil)
+	c.put(1, "a", "1")
+	h := c.hosts[0]
+	errs := make(chan error, 64)
+	for range cap(errs) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := h.Propose(ctx, 1, fsm.EncodePut(nil, []byte("b"), []byte("2")))
+			errs <- err
+		}()
+	}
+	c.stop(0)
+	for range cap(errs) {
+		if err := <-errs; err != nil && !errors.Is(err, ErrStopped) {
+			t.Fatalf("a caller of a stopping host got %v, want nil or ErrStopped", err)
+		}
+	}
+	if _, err := h.Propose(t.Context(), 1, []byte("x")); !errors.Is(err, ErrStopped) {
+		t.Fatalf("propose after stop: %v", err)
+	}
+	if _, err := h.Read(t.Context(), 1, []byte("a"), Stale); !errors.Is(err, ErrStopped) {
+		t.Fatalf("read after stop: %v", err)
+	}
+}
