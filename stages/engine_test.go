@@ -24,7 +24,7 @@ func (h *engineHandler) HandleMessages(b []transport.Msg) { h.e.Deliver(b) }
 func (h *engineHandler) HandleSnapshot(transport.ReceivedSnapshot) error {
 	return errors.New("snapshots come with the state machines on disk")
 }
-func (h *engineHandler) Unreachable(node uint64)              { h.e.Unreachable(node) }
+func (h *engineHandler) Unreachable(node uint64)             { h.e.Unreachable(node) }
 func (h *engineHandler) SnapshotStatus(g, n uint64, ok bool) { h.e.SnapshotStatus(g, n, ok) }
 
 type testNode struct {

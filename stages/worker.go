@@ -25,8 +25,8 @@ import (
 // worker: a worker waits on them (their rings are bounded), so if they
 // also published into its ring, a full ring on each side would deadlock.
 type worker struct {
-	id   int
-	e    *Engine
+	id    int
+	e     *Engine
 	ring  *ringbuf.Ring[workerEvent]
 	in    inbox
 	stats stageCounters
