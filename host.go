@@ -127,10 +127,12 @@ func (h *Host) NodeID() uint64 { return h.cfg.NodeID }
 func (h *Host) SetPeer(node uint64, addr string) error { return h.tr.AddPeer(node, addr) }
 
 // StartGroup starts group on this host with sm as its state machine. A new
-// group starts with members (this host among them); a group whose log this
-// host already holds restarts from it, and its members come from the log.
-// A host joining an existing group as a new member starts it with an empty
-// membership and waits for the leader.
+// group starts with members, this host among them. A group whose log this
+// host already holds restarts from it: pass the members it was created
+// with, and the membership changes committed since are replayed from the
+// log on top of them (a snapshot's membership, once there is one,
+// replaces both). A host joining an existing group as a new member starts
+// it with an empty membership and waits for the leader to add it.
 func (h *Host) StartGroup(ctx context.Context, group uint64, members Membership, sm fsm.StateMachine) error {
 	return h.engine.StartGroup(ctx, group, members, sm)
 }

@@ -75,6 +75,7 @@ type Engine struct {
 	readRoundTicksMax uint64
 	leaseReads        atomic.Uint64 // reads served through the lease
 	indexReads        atomic.Uint64 // reads that went through a ReadIndex round
+	readRounds        atomic.Uint64 // ReadIndex requests, each shared by the reads of a drain
 
 	ctx     context.Context // ends at Stop: submissions stop waiting
 	cancel  context.CancelFunc
@@ -338,15 +339,16 @@ type EngineStats struct {
 	// Workers are the step workers' drains, one entry per worker.
 	Workers []Stats
 	// LeaseReads were served through the leader's lease, IndexReads
-	// through a ReadIndex round (follower reads included).
-	LeaseReads, IndexReads uint64
+	// through a ReadIndex round (follower reads included); ReadRounds is
+	// how many rounds those took.
+	LeaseReads, IndexReads, ReadRounds uint64
 }
 
 // Stats returns the counters of every stage.
 func (e *Engine) Stats() EngineStats {
 	s := EngineStats{
 		Batch: e.batch.Stats(), Replicate: e.replicate.Stats(), Fsync: e.fsync.Stats(), Apply: e.apply.Stats(),
-		LeaseReads: e.leaseReads.Load(), IndexReads: e.indexReads.Load(),
+		LeaseReads: e.leaseReads.Load(), IndexReads: e.indexReads.Load(), ReadRounds: e.readRounds.Load(),
 	}
 	for _, w := range e.workers {
 		s.Workers = append(s.Workers, w.stats.snapshot(w.ring.Len()))

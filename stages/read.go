@@ -157,13 +157,17 @@ func (e *Engine) waitApplied(ctx context.Context, h *groupHandle, index uint64) 
 }
 
 // startReads issues one ReadIndex request for every read of gs that
-// arrived since the last flush.
+// arrived since the last one, unless one is still in flight: reads that
+// arrive during a round cannot use it (it may have been confirmed before
+// they arrived), so they wait together for the next, and a group under
+// read load has one round in flight at a time, whatever its read rate.
 func (w *worker) startReads(gs *groupState) {
-	if len(gs.newReads) == 0 {
+	if len(gs.newReads) == 0 || len(gs.rounds) > 0 {
 		return
 	}
 	waiters := gs.newReads
 	gs.newReads = nil
+	w.e.readRounds.Add(1)
 	w.readSeq++
 	if err := gs.core.ReadIndex(w.readSeq); err != nil {
 		err = &NotLeaderError{Group: gs.id, Leader: gs.core.Status().Leader}

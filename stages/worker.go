@@ -370,25 +370,12 @@ func (w *worker) flush() error {
 			continue
 		}
 		w.startReads(gs)
-		if !gs.core.HasReady() {
-			w.publish(gs)
-			continue
-		}
-		rd := gs.core.Ready()
-		for _, m := range rd.Messages { // copied: Ready reuses the array
-			w.msgs = append(w.msgs, transport.Msg{Group: gs.id, Message: m})
-		}
-		if rd.PersistSeq != 0 {
-			w.persists = append(w.persists, PersistRequest{
-				Group: gs.id, Gen: gs.gen, Worker: w.id, Seq: rd.PersistSeq,
-				Snapshot: rd.Snapshot, Entries: rd.Entries, HardState: rd.HardState,
-			})
-		}
-		if len(rd.Committed) > 0 {
-			w.applies = append(w.applies, w.applyTask(gs, rd.Committed))
-		}
-		if len(rd.ReadStates) > 0 {
-			w.finishReads(gs, rd.ReadStates)
+		w.collect(gs)
+		if len(gs.rounds) == 0 && len(gs.newReads) > 0 {
+			// The Ready answered the round in flight: the reads that waited
+			// for it go now rather than at the next drain.
+			w.startReads(gs)
+			w.collect(gs)
 		}
 		w.publish(gs)
 	}
@@ -413,6 +400,30 @@ func (w *worker) flush() error {
 		return fmt.Errorf("stages: worker %d: %w", w.id, err)
 	}
 	return nil
+}
+
+// collect takes gs's Ready, if it has one, and queues its parts for the
+// stages.
+func (w *worker) collect(gs *groupState) {
+	if !gs.core.HasReady() {
+		return
+	}
+	rd := gs.core.Ready()
+	for _, m := range rd.Messages { // copied: Ready reuses the array
+		w.msgs = append(w.msgs, transport.Msg{Group: gs.id, Message: m})
+	}
+	if rd.PersistSeq != 0 {
+		w.persists = append(w.persists, PersistRequest{
+			Group: gs.id, Gen: gs.gen, Worker: w.id, Seq: rd.PersistSeq,
+			Snapshot: rd.Snapshot, Entries: rd.Entries, HardState: rd.HardState,
+		})
+	}
+	if len(rd.Committed) > 0 {
+		w.applies = append(w.applies, w.applyTask(gs, rd.Committed))
+	}
+	if len(rd.ReadStates) > 0 {
+		w.finishReads(gs, rd.ReadStates)
+	}
 }
 
 // applyTask pairs committed entries with the callers waiting on them. A
