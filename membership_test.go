@@ -157,4 +157,3 @@ func waitFor(cond func() bool, d time.Duration) bool {
 	}
 	return cond()
 }
-
