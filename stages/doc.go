@@ -20,9 +20,16 @@
 //     leader counts itself, only after its fsync.
 //   - The apply stage (apply.go) applies committed entries to the state
 //     machines, one Update per group per drain, and completes the callers.
+//   - The read path (read.go) runs beside them. A lease read checks the
+//     leader's lease, which the worker publishes as a time on the host's
+//     clock, from an atomic, and waits for apply to reach the commit index:
+//     it never enters the worker. Other reads go through the worker, which
+//     issues one ReadIndex request for all the reads of a group that
+//     arrived while no round was in flight, and the read waits outside the
+//     worker for its index to be applied.
+//   - Rare operations (membership changes, leader transfer, stopping a
+//     group) run on the worker as calls (control.go).
 //
-// Engine (engine.go) wires them for one host. Still to come: the read
-// path (lease, ReadIndex, follower reads), membership and leader transfer,
-// per-read and per-proposal timeouts from the timing wheel, and the
-// public Host in the root package.
+// Engine (engine.go) wires them for one host; the root package's Host
+// adds the log, the transport and the ticks.
 package stages
