@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench bench-consensus bench-logstore bench-transport fuzz lint simulate
+.PHONY: test race bench bench-consensus bench-logstore bench-transport bench-peers fuzz lint simulate
 
 # The README's test command.
 test:
@@ -35,6 +35,30 @@ bench-logstore:
 # bytes, both in one run; compare the MB/s columns row by row.
 bench-transport:
 	$(GO) test ./transport -run '^$$' -bench '^BenchmarkLoopback$$' -benchtime $(BENCHTIME) -count $(BENCHCOUNT) | tee bench-transport.txt
+
+# raftpipe's pipeline-bench beside Dragonboat and hashicorp/raft
+# (benchmarks/peers, their own module), fsync on everywhere, all in one
+# matrix run; latency-floor first measures this machine's fdatasync and
+# loopback round trip. Ratios are against raftpipe, the first binary.
+# Results: bench-peers.jsonl (the floor's line first), .runs.tsv and
+# .stderr/; the table on stdout. TMPDIR chooses the disk. The full matrix
+# takes about 8 minutes.
+DURATION      ?= 10s
+WARMUP        ?= 2s
+PAYLOADS      ?= 16 1024
+CLIENTS       ?= 1 64 512
+GROUPS        ?= 1 16
+
+bench-peers:
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	$(GO) build -o "$$bin/" ./benchmarks/cmd/pipeline-bench ./benchmarks/cmd/latency-floor; \
+	(cd benchmarks/peers && $(GO) build -o "$$bin/" ./cmd/dragonboat-bench ./cmd/hashicorp-bench); \
+	"$$bin/latency-floor" -duration $(DURATION) >"$$bin/floor.json"; \
+	cat "$$bin/floor.json"; \
+	benchmarks/peers/run-matrix.sh -duration $(DURATION) -warmup $(WARMUP) \
+		-payloads "$(PAYLOADS)" -clients "$(CLIENTS)" -groups "$(GROUPS)" \
+		-floor "$$bin/floor.json" -out bench-peers.jsonl \
+		"$$bin/pipeline-bench" "$$bin/dragonboat-bench" "$$bin/hashicorp-bench"
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).

@@ -2,7 +2,7 @@
 # run-matrix.sh: run the comparison matrix on the bench binaries given and
 # print one table.
 #
-#   run-matrix.sh [-duration 10s] [-warmup 2s] [-out FILE] \
+#   run-matrix.sh [-duration 10s] [-warmup 2s] [-out FILE] [-floor FLOOR.json] \
 #                 [-payloads "16 1024"] [-clients "1 64 512"] [-groups "1 16"] \
 #                 BENCH_BINARY...
 #
@@ -21,11 +21,18 @@
 # .stderr/ folder keeps each run's stderr. The table goes to stdout. The
 # ratio columns are each system's ops/s divided by the FIRST binary's ops/s,
 # in the same configuration of the same run.
+#
+# -floor names the JSON line of latency-floor (the main module's
+# benchmarks/cmd/latency-floor: p50 of one fdatasync and of one loopback
+# round trip, measured just before): it becomes FILE's first line, and the
+# table is followed by each system's one-client p50 divided by the floor's
+# sum, the figure of the goal "within 1.5x of one fsync plus one round trip".
 set -euo pipefail
 
 duration=10s
 warmup=2s
 out=""
+floor=""
 payloads="16 1024"
 clients="1 64 512"
 groups="1 16"
@@ -40,6 +47,7 @@ while [ $# -gt 0 ]; do
 	-duration) duration="$2"; shift 2 ;;
 	-warmup) warmup="$2"; shift 2 ;;
 	-out) out="$2"; shift 2 ;;
+	-floor) floor="$2"; shift 2 ;;
 	-payloads) payloads="$2"; shift 2 ;;
 	-clients) clients="$2"; shift 2 ;;
 	-groups) groups="$2"; shift 2 ;;
@@ -58,6 +66,10 @@ for b in "$@"; do
 	fi
 	bins+=("$b")
 done
+if [ -n "$floor" ] && ! grep -q '^{' "$floor" 2>/dev/null; then
+	echo "run-matrix.sh: -floor $floor holds no JSON line" >&2
+	exit 2
+fi
 if ! command -v python3 >/dev/null; then
 	echo "run-matrix.sh: python3 is needed for the table" >&2
 	exit 2
@@ -67,7 +79,11 @@ fi
 stem="${out%.jsonl}"
 runs="$stem.runs.tsv"
 errdir="$stem.stderr"
-: >"$out"
+if [ -n "$floor" ]; then
+	grep '^{' "$floor" | tail -n 1 >"$out"
+else
+	: >"$out"
+fi
 printf 'bin_index\tbin\tpayload\tclients\tgroups\tstate\tjson\n' >"$runs"
 mkdir -p "$errdir"
 
@@ -120,10 +136,10 @@ for p in $payloads; do
 	done
 done
 
-python3 - "$runs" "${#bins[@]}" <<'EOF'
+python3 - "$runs" "${#bins[@]}" "$floor" <<'EOF'
 import json, sys
 
-path, nbins = sys.argv[1], int(sys.argv[2])
+path, nbins, floorpath = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = {}        # (payload, clients, groups) -> {bin_index: run dict or state str}
 names = {}       # bin_index -> system name (from the JSON) or binary name
 order = []
@@ -193,6 +209,22 @@ for n, row in enumerate(table):
     if n == 1:
         print("-" * len("".join(parts)))
 print("\nratio: each system's ops/s divided by %s's (the first binary), same configuration, same run." % names[0])
+
+if floorpath:
+    lines = [l for l in open(floorpath) if l.startswith("{")]
+    if lines:
+        fl = json.loads(lines[-1])
+        s = fl["sum_p50_us"]
+        print("\nfloor (latency-floor, this run): fsync p50 %.0fus + loopback rtt p50 %.0fus = %.0fus"
+              % (fl["fsync_p50_us"], fl["rtt_p50_us"], s))
+        print("one client, p50 / floor:")
+        for key in order:
+            if key[1] != 1 or s <= 0:
+                continue
+            cells = [rows[key].get(i) for i in range(nbins)]
+            parts = ["%s %s" % (names[i], "%.2f" % (c["p50_us"] / s) if isinstance(c, dict) else "-")
+                     for i, c in enumerate(cells)]
+            print("  payload %d groups %d: %s" % (key[0], key[2], ", ".join(parts)))
 EOF
 if [ "$failed" -gt 0 ]; then
 	echo "run-matrix.sh: $failed run(s) failed; see $errdir" >&2
