@@ -259,8 +259,20 @@ func (e *Engine) route(batches []ProposalBatch) {
 // Deliver hands inbound messages to the workers of their groups; it waits
 // while a worker's ring is full, which holds the transport back.
 func (e *Engine) Deliver(msgs []transport.Msg) {
-	if len(e.workers) == 1 {
-		e.workers[0].ring.Publish(e.ctx, workerEvent{kind: evMessages, msgs: msgs})
+	if len(msgs) == 0 {
+		return
+	}
+	n := uint64(len(e.workers))
+	first := msgs[0].Group % n
+	same := true
+	for _, m := range msgs[1:] {
+		if m.Group%n != first {
+			same = false
+			break
+		}
+	}
+	if same { // the common case, and free: the frame's slice goes as it is
+		e.workers[first].ring.Publish(e.ctx, workerEvent{kind: evMessages, msgs: msgs})
 		return
 	}
 	per := make([][]transport.Msg, len(e.workers))

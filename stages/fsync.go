@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,6 +46,15 @@ type FsyncConfig struct {
 // group commit: under load one sync covers many entries of many groups,
 // and a quiet host syncs each request alone, without waiting for company.
 //
+// A hard state that changes only the commit index is not synced on its
+// own: it is acknowledged at once and rides along with the next write
+// that syncs anyway (or the final one at Close). Only the term, the vote
+// and the entries are promises to other nodes that must be durable before
+// anyone hears of them (etcd raft's MustSync draws the same line); a commit
+// index lost in a crash is learnt again from the leader, and a state
+// machine's applied index stands in for it at restart. Without this, each
+// write cost a second fdatasync for its commit, on every replica.
+//
 // A failed write is fatal: the store has failed stop, nothing written
 // since the last good sync may be acknowledged, and Run returns the error
 // so the host stops.
@@ -59,7 +69,8 @@ type FsyncStage struct {
 	batch    logstore.Batch
 	bytes    int
 	pending  []PersistRequest               // written into batch, not yet acknowledged
-	lastHS   map[uint64]consensus.HardState // what is on disk per group, to skip unchanged hard states
+	lastHS   map[uint64]consensus.HardState // the newest per group, on disk or in deferred
+	deferred map[uint64]consensus.HardState // commit-only hard states not written yet
 	byWorker map[int][]PersistAck
 }
 
@@ -77,6 +88,7 @@ func NewFsyncStage(store *logstore.Store, cfg FsyncConfig, ack func(worker int, 
 	return &FsyncStage{
 		ring: ring, store: store, ack: ack, cfg: cfg,
 		lastHS:   map[uint64]consensus.HardState{},
+		deferred: map[uint64]consensus.HardState{},
 		byWorker: map[int][]PersistAck{},
 	}, nil
 }
@@ -95,8 +107,26 @@ func (s *FsyncStage) Submit(ctx context.Context, reqs ...PersistRequest) error {
 }
 
 // Run is the stage's consumer. It returns ringbuf.ErrClosed after Close,
-// or the error of the write that failed.
-func (s *FsyncStage) Run() error { return s.ring.Run(s.handle) }
+// once the deferred commit indexes are written, or the error of the write
+// that failed.
+func (s *FsyncStage) Run() error {
+	err := s.ring.Run(s.handle)
+	if errors.Is(err, ringbuf.ErrClosed) && len(s.deferred) > 0 {
+		s.addDeferred()
+		if werr := s.store.Write(&s.batch); werr != nil {
+			return fmt.Errorf("stages: fsync stage: final write: %w", werr)
+		}
+	}
+	return err
+}
+
+// addDeferred puts the deferred hard states into the batch.
+func (s *FsyncStage) addDeferred() {
+	for g, hs := range s.deferred {
+		s.batch.SetHardState(g, hs)
+	}
+	clear(s.deferred)
+}
 
 // Close stops the stage once what was submitted before is written.
 func (s *FsyncStage) Close() { s.ring.Close() }
@@ -116,9 +146,16 @@ func (s *FsyncStage) handle(reqs []PersistRequest, end bool) error {
 				s.bytes += len(r.Entries[j].Data)
 			}
 		}
-		if last, ok := s.lastHS[r.Group]; !ok || last != r.HardState {
+		last, ok := s.lastHS[r.Group]
+		switch {
+		case ok && last == r.HardState:
+		case ok && r.Snapshot == nil && len(r.Entries) == 0 && last.Term == r.HardState.Term && last.Vote == r.HardState.Vote:
+			s.deferred[r.Group] = r.HardState
+		default:
 			s.batch.SetHardState(r.Group, r.HardState)
+			delete(s.deferred, r.Group)
 		}
+		s.lastHS[r.Group] = r.HardState
 		s.pending = append(s.pending, *r)
 		if s.bytes >= s.cfg.WriteBytesMax {
 			if err := s.flush(); err != nil {
@@ -139,12 +176,12 @@ func (s *FsyncStage) flush() error {
 	}
 	start := time.Now()
 	if !s.batch.Empty() {
+		s.addDeferred()
 		if err := s.store.Write(&s.batch); err != nil {
 			return fmt.Errorf("stages: fsync stage stopped: %w", err)
 		}
 	}
 	for _, r := range s.pending {
-		s.lastHS[r.Group] = r.HardState
 		s.byWorker[r.Worker] = append(s.byWorker[r.Worker], PersistAck{Group: r.Group, Gen: r.Gen, Seq: r.Seq})
 	}
 	for w, acks := range s.byWorker {

@@ -194,3 +194,47 @@ func TestFsyncStageFailureStopsWithoutAck(t *testing.T) {
 		t.Fatalf("%d acknowledgements of a write whose sync failed", n)
 	}
 }
+
+// A hard state that only moves the commit index is acknowledged without a
+// sync of its own; it reaches the disk with the next write, or the final
+// one at Close.
+func TestFsyncStageDefersCommitOnlyHardState(t *testing.T) {
+	st, _ := openMemStore(t)
+	a := newAckLog()
+	s, err := NewFsyncStage(st, FsyncConfig{Capacity: 64, WriteBytesMax: 1 << 20, Wait: ringbuf.Blocking}, a.ack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run() }()
+	submit := func(seq uint64, ents []consensus.Entry, commit uint64) {
+		t.Helper()
+		req := PersistRequest{Group: 1, Seq: seq, Entries: ents, HardState: consensus.HardState{Term: 1, Vote: 1, Commit: commit}}
+		if err := s.Submit(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		a.waitCount(t, int(seq))
+	}
+	commit := func() uint64 {
+		hs, _ := st.Storage(1).InitialState()
+		return hs.Commit
+	}
+	submit(1, []consensus.Entry{entry(1, 1)}, 0)
+	syncs := st.Stats().Syncs
+	submit(2, nil, 1) // commit-only: acknowledged, not synced
+	if st.Stats().Syncs != syncs || commit() != 0 {
+		t.Fatalf("a commit-only hard state was synced on its own (syncs %d -> %d, commit %d)", syncs, st.Stats().Syncs, commit())
+	}
+	submit(3, []consensus.Entry{entry(1, 2)}, 1) // rides with the next entries
+	if commit() != 1 {
+		t.Fatalf("commit %d after the next write, want 1", commit())
+	}
+	submit(4, nil, 2)
+	s.Close()
+	if err := <-done; !errors.Is(err, ringbuf.ErrClosed) {
+		t.Fatal(err)
+	}
+	if commit() != 2 {
+		t.Fatalf("commit %d after Close, want the deferred 2", commit())
+	}
+}
