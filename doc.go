@@ -32,8 +32,9 @@
 //     stages, each one drain of one worker (its messages, its writes, its
 //     committed entries of at most Raft.ApplyBytesMax per group);
 //   - in the transport, Transport.SendQueueMessages messages per peer
-//     (beyond which messages are dropped and Raft retries) and
-//     Transport.InboundQueueFrames frames received.
+//     (beyond which messages are dropped and Raft retries), and per
+//     connection a few frames received (a full worker ring holds the
+//     connection's reader back, and TCP its sender).
 //
 // Entries are shared, not copied, between these places: the same command
 // sits in the log's cache, an fsync request and the appends to followers.

@@ -26,9 +26,9 @@ func (s *Store) Purge() error {
 	for s.totalBytes() > s.opts.PurgeThresholdBytes && s.oldest < s.active.id {
 		seg := s.segs[s.oldest]
 		if seg.live > 0 {
-			if seg.liveBytes > seg.size/2 {
+			if seg.liveBytes.Load() > seg.size/2 {
 				s.opts.Logger.Warn("logstore: the log exceeds its purge threshold but its oldest segment is mostly live; groups must compact",
-					"segment", seg.name, "live_bytes", seg.liveBytes, "total_bytes", s.totalBytes(), "threshold", s.opts.PurgeThresholdBytes)
+					"segment", seg.name, "live_bytes", seg.liveBytes.Load(), "total_bytes", s.totalBytes(), "threshold", s.opts.PurgeThresholdBytes)
 				break
 			}
 			if err := s.rewrite(seg); err != nil {

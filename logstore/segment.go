@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/raftpipe/raftpipe/logstore/vfs"
@@ -22,9 +23,10 @@ type segment struct {
 	size int64 // preallocated size
 	end  int64 // where the next write goes; written by the writer only
 	// live counts the records that something in an index points at;
-	// liveBytes sums their sizes. Both are the writer's (writeMu).
+	// liveBytes sums their sizes. The writer changes both (under writeMu);
+	// liveBytes is atomic so that Stats never waits for a write's fsync.
 	live      int
-	liveBytes int64
+	liveBytes atomic.Int64
 }
 
 const (

@@ -62,15 +62,15 @@ func (s *Store) Stats() Stats {
 	if st.Syncs > 0 {
 		st.EntriesPerSync = float64(st.Entries) / float64(st.Syncs)
 	}
-	s.writeMu.Lock() // live counts are the writer's
+	// Not under writeMu, which a write holds through its fsync: the
+	// figures must stay readable while the disk is slow.
 	s.segMu.RLock()
 	for _, seg := range s.segs {
 		st.Segments++
 		st.SegmentBytes += seg.size
-		st.LiveBytes += seg.liveBytes
+		st.LiveBytes += seg.liveBytes.Load()
 	}
 	s.segMu.RUnlock()
-	s.writeMu.Unlock()
 	s.groupsMu.RLock()
 	defer s.groupsMu.RUnlock()
 	st.Groups = len(s.groups)

@@ -172,13 +172,13 @@ type segRefs struct{ s *Store }
 func (r segRefs) acquire(at ref) {
 	seg := r.s.segs[at.seg]
 	seg.live++
-	seg.liveBytes += int64(at.size)
+	seg.liveBytes.Add(int64(at.size))
 }
 
 func (r segRefs) release(at ref) {
 	seg := r.s.segs[at.seg]
 	seg.live--
-	seg.liveBytes -= int64(at.size)
+	seg.liveBytes.Add(-int64(at.size))
 	if seg.live < 0 {
 		panic(fmt.Sprintf("logstore: %s: live count %d", seg, seg.live))
 	}

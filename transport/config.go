@@ -35,13 +35,6 @@ type Config struct {
 	// SendQueueMessages is each peer's outbound ring, in messages (a power
 	// of two). What does not fit is dropped and counted: Raft retries.
 	SendQueueMessages int
-	// InboundQueueFrames is the ring the readers of every connection feed
-	// with the messages of one frame per slot, and Handler drains (a power
-	// of two). A full ring holds readers back, and TCP then holds the
-	// senders back: what waits in memory is at most this many frames, each
-	// at most MaxFrameBytes, and in practice (writers cut frames near 1
-	// MiB) this many MiB.
-	InboundQueueFrames int
 
 	DialTimeout      time.Duration
 	HandshakeTimeout time.Duration
@@ -74,16 +67,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns the defaults: 64 MiB frames, rings of 8192
-// outbound messages and 256 inbound frames, 2 s dials, 5 s handshakes and
-// writes, a ping each second and 10 s of silence before a link is
+// DefaultConfig returns the defaults: 64 MiB frames, a ring of 8192
+// outbound messages per peer, 2 s dials, 5 s handshakes and writes, a ping each second and 10 s of silence before a link is
 // dropped, reconnects backing off from 50 ms to 2 s, 1 MiB snapshot
 // chunks, 2 snapshot streams each way, 64 queued sends, 5 attempts.
 func DefaultConfig() Config {
 	return Config{
 		MaxFrameBytes:          64 << 20,
 		SendQueueMessages:      8192,
-		InboundQueueFrames:     256,
 		DialTimeout:            2 * time.Second,
 		HandshakeTimeout:       5 * time.Second,
 		WriteTimeout:           5 * time.Second,
@@ -104,7 +95,6 @@ func (c *Config) fillDefaults() {
 	for _, f := range []struct{ v, def *int }{
 		{&c.MaxFrameBytes, &d.MaxFrameBytes},
 		{&c.SendQueueMessages, &d.SendQueueMessages},
-		{&c.InboundQueueFrames, &d.InboundQueueFrames},
 		{&c.SnapshotChunkBytes, &d.SnapshotChunkBytes},
 		{&c.SnapshotSendStreamsMax, &d.SnapshotSendStreamsMax},
 		{&c.SnapshotRecvStreamsMax, &d.SnapshotRecvStreamsMax},
@@ -156,8 +146,6 @@ func (c Config) Validate() error {
 		return bad("max_frame_bytes %d out of range [%d, %d]", c.MaxFrameBytes, 64<<10, MaxFrameBytesLimit)
 	case !pow2(c.SendQueueMessages):
 		return bad("send_queue_messages %d is not a positive power of two", c.SendQueueMessages)
-	case !pow2(c.InboundQueueFrames):
-		return bad("inbound_queue_frames %d is not a positive power of two", c.InboundQueueFrames)
 	case c.DialTimeout < 0 || c.HandshakeTimeout < 0 || c.WriteTimeout < 0:
 		return bad("dial, handshake and write timeouts must be positive")
 	case c.PingInterval < 0 || c.IdleTimeout <= c.PingInterval:

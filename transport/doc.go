@@ -35,9 +35,11 @@
 // pipelining appends into the void; redials back off exponentially, with
 // jitter, between BackoffMin and BackoffMax.
 //
-// The receive path (reader.go) decodes a frame at a time and publishes its
-// messages, as one batch, into the one inbound ring that Handler drains. A
-// full ring holds readers back and TCP holds senders back.
+// The receive path (reader.go) decodes a frame at a time and hands its
+// messages to Handler as one batch, from the connection's own goroutines:
+// no shared inbound queue, and no hand-off on a quiet link. A handler that
+// blocks holds that connection's reader back, and TCP holds its sender
+// back.
 //
 // # Heartbeats
 //

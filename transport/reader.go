@@ -3,17 +3,21 @@ package transport
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
 // The receive side of a Raft link is two goroutines: the reader takes
-// frames off the socket, and the decoder checks and decodes them and
-// publishes each frame's messages into the inbound ring as one batch.
-// Splitting them lets the next read syscall run while the last frame is
-// decoded: on the loopback benchmark one goroutine doing both was the
-// bottleneck of the whole path. decodeQueueFrames bounds what waits
-// between them; a full inbound ring holds the decoder back, which holds
-// the reader back, and TCP then holds the sender back.
+// frames off the socket, and the decoder checks and decodes them and hands
+// each frame's messages to Handler as one batch. Splitting them lets the
+// next read syscall run while the last frame is decoded: on the loopback
+// benchmark one goroutine doing both was the bottleneck of the whole path.
+// But on a quiet link the hand-off is a goroutine wake-up on the path of
+// every message, so a frame that finds the decoder idle and nothing more
+// read behind it is decoded and delivered by the reader itself.
+// decodeQueueFrames bounds what waits between them; a handler that blocks
+// holds the decoder back, which holds the reader back, and TCP then holds
+// the sender back.
 const decodeQueueFrames = 8
 
 // rawFrame is a frame read but not yet checked.
@@ -27,10 +31,12 @@ type rawFrame struct {
 // close by the peer is not an error.
 func (t *Transport) readRaft(l *link) error {
 	frames := make(chan rawFrame, decodeQueueFrames)
+	var queued atomic.Int32 // frames handed to the decoder and not yet delivered
 	t.wg.Add(2)
 	go t.pingLoop(l)
-	go t.decodeLoop(l, frames)
+	go t.decodeLoop(l, frames, &queued)
 	defer close(frames)
+	var slab []Msg // for the frames decoded here
 	for {
 		l.conn.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout))
 		var f rawFrame
@@ -44,6 +50,14 @@ func (t *Transport) readRaft(l *link) error {
 		t.stats.bytesReceived.Add(uint64(frameHeaderBytes + len(payload)))
 		t.stats.framesReceived.Add(1)
 		f.typ, f.payload = typ, payload
+		if queued.Load() == 0 && l.r.Buffered() == 0 {
+			// Nothing waits before this frame or behind it.
+			if !t.deliverFrame(l, &f, &slab) {
+				return nil
+			}
+			continue
+		}
+		queued.Add(1)
 		select {
 		case frames <- f:
 		case <-l.done: // the decoder failed and closed the link
@@ -52,36 +66,38 @@ func (t *Transport) readRaft(l *link) error {
 	}
 }
 
-// decodeLoop checks and decodes the frames of one link in order. A bad
-// frame closes the link; what follows it is dropped.
-func (t *Transport) decodeLoop(l *link, frames <-chan rawFrame) {
+// decodeLoop checks, decodes and delivers the frames of one link in order.
+func (t *Transport) decodeLoop(l *link, frames <-chan rawFrame, queued *atomic.Int32) {
 	defer t.wg.Done()
-	// Each frame's messages are carved from a slab, so decoding one costs
-	// no growing slice; the handler keeps them, so carved parts are never
-	// reused.
 	var slab []Msg
 	for f := range frames {
-		if l.isClosed() {
-			continue
+		if !l.isClosed() {
+			t.deliverFrame(l, &f, &slab)
 		}
-		if cap(slab)-len(slab) < msgSlabLen/4 {
-			slab = make([]Msg, 0, msgSlabLen)
-		}
-		msgs, n, err := t.decodeFrame(l, &f, slab[len(slab):])
-		if err != nil {
-			l.close(err)
-			continue
-		}
-		slab = slab[:len(slab)+n]
-		if len(msgs) == 0 {
-			continue
-		}
-		if err := t.inbound.Publish(t.ctx, msgs); err != nil {
-			l.close(ErrClosed)
-			continue
-		}
-		t.stats.messagesReceived.Add(uint64(len(msgs)))
+		queued.Add(-1)
 	}
+}
+
+// deliverFrame checks and decodes f and hands its messages to Handler. A
+// bad frame closes the link, and what follows it is dropped: it reports
+// false. Each frame's messages are carved from *slab, so decoding one
+// costs no growing slice; the handler keeps them, so carved parts are
+// never reused.
+func (t *Transport) deliverFrame(l *link, f *rawFrame, slab *[]Msg) bool {
+	if cap(*slab)-len(*slab) < msgSlabLen/4 {
+		*slab = make([]Msg, 0, msgSlabLen)
+	}
+	msgs, n, err := t.decodeFrame(l, f, (*slab)[len(*slab):])
+	if err != nil {
+		l.close(err)
+		return false
+	}
+	*slab = (*slab)[:len(*slab)+n]
+	if len(msgs) > 0 && !t.closed.Load() {
+		t.stats.messagesReceived.Add(uint64(len(msgs)))
+		t.cfg.Handler.HandleMessages(msgs)
+	}
+	return true
 }
 
 // msgSlabLen is the messages a decoder's slab holds.

@@ -9,8 +9,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-
-	"github.com/raftpipe/raftpipe/ringbuf"
 )
 
 // Handler receives what arrives and learns what became of what was sent.
@@ -18,8 +16,11 @@ import (
 // from any transport goroutine at once, and must not block for long.
 type Handler interface {
 	// HandleMessages receives the decoded messages of one frame, in the
-	// order each sending node sent them. The slice and everything in it
-	// are the handler's to keep: nothing of it is reused.
+	// order each sending node sent them. It is called from the receiving
+	// goroutines of every connection, so concurrently across peers; while
+	// it blocks, that connection reads no more (back-pressure down to
+	// TCP). The slice and everything in it are the handler's to keep:
+	// nothing of it is reused.
 	HandleMessages(batch []Msg)
 	// HandleSnapshot receives a snapshot stream that arrived whole and
 	// verified: the file is the handler's to keep or remove. An error
@@ -40,8 +41,6 @@ type Transport struct {
 	tls   *tlsMaterial
 	ln    net.Listener
 	stats counters
-
-	inbound *ringbuf.Ring[[]Msg] // a frame's messages per slot
 
 	peersMu sync.Mutex                       // serializes changes to peers
 	peers   atomic.Pointer[map[uint64]*peer] // copy on write: Send reads it without a lock
@@ -71,11 +70,6 @@ func New(cfg Config) (*Transport, error) {
 		}
 		t.tls = m
 	}
-	in, err := ringbuf.New[[]Msg](ringbuf.Config{Capacity: cfg.InboundQueueFrames, Wait: ringbuf.Blocking})
-	if err != nil {
-		return nil, fmt.Errorf("%w: inbound ring: %w", ErrInvalidConfig, err)
-	}
-	t.inbound = in
 	t.snap = newSnapshots(t)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -88,9 +82,8 @@ func New(cfg Config) (*Transport, error) {
 	for id, addr := range cfg.Peers {
 		t.AddPeer(id, addr)
 	}
-	t.wg.Add(2)
+	t.wg.Add(1)
 	go t.acceptLoop()
-	go t.deliverLoop()
 	return t, nil
 }
 
@@ -187,7 +180,6 @@ func (t *Transport) Close() error {
 	}
 	t.linksMu.Unlock()
 	t.snap.close()
-	t.inbound.Close()
 	t.wg.Wait()
 	return nil
 }
@@ -197,20 +189,6 @@ func (t *Transport) countError(err error, msg string, args ...any) {
 	k := KindOf(err)
 	t.stats.errors[k].Add(1)
 	t.log.Warn(msg, append(args, "kind", k.String(), "err", err)...)
-}
-
-// deliverLoop drains the inbound ring into the handler.
-func (t *Transport) deliverLoop() {
-	defer t.wg.Done()
-	err := t.inbound.Run(func(frames [][]Msg, _ bool) error {
-		for _, msgs := range frames {
-			t.cfg.Handler.HandleMessages(msgs)
-		}
-		return nil
-	})
-	if !errors.Is(err, ringbuf.ErrClosed) {
-		t.log.Error("inbound delivery stopped", "err", err)
-	}
 }
 
 func (t *Transport) acceptLoop() {

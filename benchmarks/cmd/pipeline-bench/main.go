@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -36,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "load before the measured window, not counted")
 	dir := fs.String("dir", "", "data directory (default: a new temporary directory, removed at exit)")
 	verbose := fs.Bool("v", false, "log the hosts' info messages to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured window (warm-up excluded) to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(1, "start: %v", err)
 	}
+	if *cpuProfile != "" {
+		cfg.onWindow = profileWindow(*cpuProfile, stderr)
+	}
 	res, st, err := drive(name, c, cfg)
 	// A host that failed mid-run (a log that could not sync) left the
 	// figures meaningless; read it before Stop, which reports it as well.
@@ -88,4 +93,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail(1, "%v", err)
 	}
 	return 0
+}
+
+// profileWindow returns the hook that profiles the measured window into
+// path: called with true when the window opens and false when it closes.
+func profileWindow(path string, stderr io.Writer) func(open bool) {
+	var f *os.File
+	return func(open bool) {
+		if open {
+			var err error
+			if f, err = os.Create(path); err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "pipeline-bench: cpu profile: %v\n", err)
+				f = nil
+			}
+			return
+		}
+		if f != nil {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}
 }

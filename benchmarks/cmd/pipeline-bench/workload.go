@@ -39,11 +39,12 @@ type system interface {
 
 // config is one run of the workload.
 type config struct {
-	Payload  int           // bytes per write
-	Clients  int           // closed-loop clients
-	Groups   int           // Raft groups
-	Duration time.Duration // measured window
-	Warmup   time.Duration // before the window; its operations are not counted
+	Payload  int             // bytes per write
+	Clients  int             // closed-loop clients
+	Groups   int             // Raft groups
+	Duration time.Duration   // measured window
+	Warmup   time.Duration   // before the window; its operations are not counted
+	onWindow func(open bool) // if set, called as the window opens and closes (profiling)
 }
 
 func (c config) validate() error {
@@ -172,6 +173,10 @@ func drive(name string, sys system, cfg config) (result, counts, error) {
 	}
 
 	<-time.After(cfg.Warmup)
+	if cfg.onWindow != nil {
+		cfg.onWindow(true)
+		defer cfg.onWindow(false)
+	}
 	cpu0 := cpuTime()
 	e0, s0 := sys.syncStats()
 	start := time.Since(base)
