@@ -34,6 +34,8 @@ type Host struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	stopping chan struct{} // closed when Stop begins
+	watcher  sync.WaitGroup
 }
 
 // hostOptions are what tests change beside the Config: the clock leases
@@ -55,7 +57,7 @@ func newHost(cfg Config, opts hostOptions) (*Host, error) {
 	if opts.clock == nil {
 		opts.clock = timewheel.SystemClock{}
 	}
-	h := &Host{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), clock: opts.clock}
+	h := &Host{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), clock: opts.clock, stopping: make(chan struct{})}
 	walOpts := cfg.WAL
 	walOpts.FS = opts.walFS
 	var err error
@@ -82,7 +84,21 @@ func newHost(cfg Config, opts hostOptions) (*Host, error) {
 		h.store.Close()
 		return nil, err
 	}
+	h.watcher.Go(h.failStop)
 	return h, nil
+}
+
+// failStop stops the host when a stage fails (a log write that could not
+// be synced, a state machine error): a node that can no longer persist or
+// apply must not go on leading or voting, and its waiting callers must not
+// wait for their deadlines. Err keeps the cause.
+func (h *Host) failStop() {
+	select {
+	case <-h.engine.Failed():
+		h.log.Error("a pipeline stage failed; stopping the host", "err", h.engine.Err())
+		go h.Stop() // Stop waits for this goroutine
+	case <-h.stopping:
+	}
 }
 
 // startTicks ticks every group's clock each TickInterval from the timing
@@ -226,8 +242,8 @@ type Stats struct {
 }
 
 // Failed is closed when a pipeline stage fails (a log write that could
-// not be synced, a state machine that returned an error); the host must
-// then be stopped. Err says why.
+// not be synced, a state machine that returned an error); the host then
+// stops itself, failing its waiting callers with ErrStopped. Err says why.
 func (h *Host) Failed() <-chan struct{} { return h.engine.Failed() }
 
 // Err is the failure that stopped a stage, or nil.
@@ -238,6 +254,8 @@ func (h *Host) Err() error { return h.engine.Err() }
 // acknowledged is already durable: Stop has nothing to flush.
 func (h *Host) Stop() error {
 	h.stopOnce.Do(func() {
+		close(h.stopping)
+		h.watcher.Wait()
 		h.runner.Stop()
 		err := h.engine.Stop()
 		err = errors.Join(err, h.tr.Close())
