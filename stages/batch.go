@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/raftpipe/raftpipe/ringbuf"
@@ -46,6 +47,8 @@ type BatchStage struct {
 	out  []ProposalBatch
 	open map[uint64]int // group -> index in out of its batch still taking proposals
 	size []int          // bytes of each batch in out
+	// yielded is set once the stage has yielded for the proposals in out.
+	yielded bool
 }
 
 // NewBatchStage returns a stage handing its batches to route, which is
@@ -101,11 +104,27 @@ func (s *BatchStage) handle(ps []Proposal, end bool) error {
 	if !end {
 		return nil
 	}
-	start := time.Now()
 	n := 0
 	for _, b := range s.out {
 		n += len(b.Proposals)
 	}
+	if !s.yielded && n < s.cfg.EntriesMax {
+		// Yield once to whatever is runnable before routing a small batch.
+		// On a quiet host nothing is, and this costs a scheduler call. On
+		// a busy one the runnable goroutines are mostly clients that the
+		// apply stage just completed, about to propose again: routing
+		// before they run would cut their wave into batches of one or
+		// two, each paying a worker drain, an append to every follower
+		// and a log write. A yield is not a timer: it waits for no one
+		// who is not already running.
+		s.yielded = true
+		runtime.Gosched()
+		if s.ring.Len() > len(ps) {
+			return nil // more was published: the next drain routes it all
+		}
+	}
+	s.yielded = false
+	start := time.Now()
 	s.route(s.out)
 	s.stats.record(n, time.Since(start))
 	clear(s.out) // the batches are route's now
