@@ -225,6 +225,8 @@ if floorpath:
             parts = ["%s %s" % (names[i], "%.2f" % (c["p50_us"] / s) if isinstance(c, dict) else "-")
                      for i, c in enumerate(cells)]
             print("  payload %d groups %d: %s" % (key[0], key[2], ", ".join(parts)))
+        if fl.get("fsync_x3_p50_us"):
+            print("(three fdatasyncs at once on this disk, as three in-process hosts do: p50 %.0fus)" % fl["fsync_x3_p50_us"])
 EOF
 if [ "$failed" -gt 0 ]; then
 	echo "run-matrix.sh: $failed run(s) failed; see $errdir" >&2

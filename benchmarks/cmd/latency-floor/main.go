@@ -6,9 +6,12 @@
 // WriteAt and fdatasync, as a segment is written), and the p50 of a 64-byte
 // request and its 64-byte answer between two goroutines over loopback TCP.
 // The two alternate in slices of at most 250ms over -duration, so a drift
-// of the machine reaches both. It prints one JSON line:
+// of the machine reaches both. A third measurement, beside the floor and
+// not in its sum, is the p50 of the same append when three files are
+// synced at once, as the three hosts of pipeline-bench and of the peers'
+// benchmarks do on one disk. It prints one JSON line:
 //
-//	{"system":"floor","fsync_p50_us":812.3,"rtt_p50_us":41.2,"sum_p50_us":853.5}
+//	{"system":"floor","fsync_p50_us":812.3,"rtt_p50_us":41.2,"sum_p50_us":853.5,"fsync_x3_p50_us":1020.4}
 //
 // Exit 1 for a failed measurement, 2 for bad flags. Put -dir on the disk
 // the benchmarks write to (their default is the temporary directory, as
@@ -50,6 +53,7 @@ type result struct {
 	FsyncP50us float64 `json:"fsync_p50_us"`
 	RTTP50us   float64 `json:"rtt_p50_us"`
 	SumP50us   float64 `json:"sum_p50_us"`
+	Fsync3P50  float64 `json:"fsync_x3_p50_us"`
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -64,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "latency-floor: want a positive -duration and no arguments\n")
 		return 2
 	}
-	fsyncs, rtts, err := measure(*dir, *duration)
+	fsyncs, rtts, fsyncs3, err := measure(*dir, *duration)
 	if err != nil {
 		fmt.Fprintf(stderr, "latency-floor: %v\n", err)
 		return 1
@@ -72,7 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	f, r := percentile(fsyncs, 0.5)/1e3, percentile(rtts, 0.5)/1e3
 	fmt.Fprintf(stderr, "latency-floor: %d fdatasyncs (p99 %.0fus), %d round trips (p99 %.0fus)\n",
 		len(fsyncs), percentile(fsyncs, 0.99)/1e3, len(rtts), percentile(rtts, 0.99)/1e3)
-	b, err := json.Marshal(result{System: "floor", FsyncP50us: round1(f), RTTP50us: round1(r), SumP50us: round1(f + r)})
+	b, err := json.Marshal(result{System: "floor", FsyncP50us: round1(f), RTTP50us: round1(r), SumP50us: round1(f + r),
+		Fsync3P50: round1(percentile(fsyncs3, 0.5) / 1e3)})
 	if err != nil {
 		fmt.Fprintf(stderr, "latency-floor: %v\n", err)
 		return 1
@@ -83,25 +88,57 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// measure alternates the two measurements over d and returns their
-// latencies in ns, sorted.
-func measure(dir string, d time.Duration) (fsyncs, rtts []int64, err error) {
+// measure alternates the measurements over d (half of it for the floor's
+// two, the other half for the third) and returns their latencies in ns,
+// sorted.
+func measure(dir string, d time.Duration) (fsyncs, rtts, fsyncs3 []int64, err error) {
 	tmp, err := os.MkdirTemp(dir, "latency-floor-")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
-	f, err := vfs.Default.Create(filepath.Join(tmp, "log"))
+	var syncers [3]func() error
+	for i := range syncers {
+		f, err := vfs.Default.Create(filepath.Join(tmp, fmt.Sprintf("log%d", i)))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		defer f.Close()
+		if err := f.Preallocate(fileBytes); err != nil {
+			return nil, nil, nil, err
+		}
+		syncers[i] = appendAndSync(f)
+	}
+	rtt, closeRTT, err := loopback()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	defer f.Close()
-	if err := f.Preallocate(fileBytes); err != nil {
-		return nil, nil, err
+	defer closeRTT()
+	per := d / 2
+	slice := min(per, sliceMax)
+	for done := time.Duration(0); done < per; done += slice {
+		if fsyncs, err = timeFor(fsyncs, slice/2, syncers[0]); err != nil {
+			return nil, nil, nil, fmt.Errorf("write and fdatasync: %w", err)
+		}
+		if rtts, err = timeFor(rtts, slice/2, rtt); err != nil {
+			return nil, nil, nil, fmt.Errorf("loopback round trip: %w", err)
+		}
+		if fsyncs3, err = concurrently(fsyncs3, slice, syncers[:]); err != nil {
+			return nil, nil, nil, fmt.Errorf("write and fdatasync, three at once: %w", err)
+		}
 	}
+	slices.Sort(fsyncs)
+	slices.Sort(rtts)
+	slices.Sort(fsyncs3)
+	return fsyncs, rtts, fsyncs3, nil
+}
+
+// appendAndSync returns one log append into f: a message written after
+// the last one, then fdatasync.
+func appendAndSync(f vfs.File) func() error {
 	buf := make([]byte, messageBytes)
 	var off int64
-	fsyncOnce := func() error {
+	return func() error {
 		if off+messageBytes > fileBytes {
 			off = 0
 		}
@@ -111,26 +148,29 @@ func measure(dir string, d time.Duration) (fsyncs, rtts []int64, err error) {
 		off += messageBytes
 		return f.Sync()
 	}
+}
 
-	rtt, closeRTT, err := loopback()
-	if err != nil {
-		return nil, nil, err
+// concurrently runs each op in a goroutine of its own for d, appending
+// every call's latency in ns to samples.
+func concurrently(samples []int64, d time.Duration, ops []func() error) ([]int64, error) {
+	type out struct {
+		lat []int64
+		err error
 	}
-	defer closeRTT()
-
-	per := d / 2
-	slice := min(per, sliceMax)
-	for done := time.Duration(0); done < per; done += slice {
-		if fsyncs, err = timeFor(fsyncs, slice, fsyncOnce); err != nil {
-			return nil, nil, fmt.Errorf("write and fdatasync: %w", err)
-		}
-		if rtts, err = timeFor(rtts, slice, rtt); err != nil {
-			return nil, nil, fmt.Errorf("loopback round trip: %w", err)
-		}
+	ch := make(chan out, len(ops))
+	for _, op := range ops {
+		go func() {
+			lat, err := timeFor(nil, d, op)
+			ch <- out{lat, err}
+		}()
 	}
-	slices.Sort(fsyncs)
-	slices.Sort(rtts)
-	return fsyncs, rtts, nil
+	var errs []error
+	for range ops {
+		o := <-ch
+		samples = append(samples, o.lat...)
+		errs = append(errs, o.err)
+	}
+	return samples, errors.Join(errs...)
 }
 
 // timeFor calls op until d has passed, at least once, appending each
