@@ -115,6 +115,13 @@ func (c *cluster) restart(i int) {
 		c.t.Fatalf("restart host %d: %v", i+1, err)
 	}
 	c.hosts[i] = h
+	for j, o := range c.hosts {
+		if j != i && o != nil { // peers that cut it off know it again
+			if err := o.SetPeer(h.NodeID(), c.cfgs[i].ListenAddr); err != nil {
+				c.t.Fatal(err)
+			}
+		}
+	}
 	c.startGroups(i)
 }
 

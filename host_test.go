@@ -61,14 +61,24 @@ func TestHostElectProposeRead(t *testing.T) {
 	}
 }
 
-// The leader host stops without warning: a new leader is elected from the
-// others, every acknowledged write is still there, and the old leader,
-// restarted on its log, catches up with what it missed.
+// The leader host is killed: cut off from its peers, with every sync it
+// attempts from then on failing, so neither a write in flight nor the
+// commit index a clean stop would flush reaches its disk. A new leader is
+// elected from the others, every acknowledged write is still there, and
+// the old leader, restarted on its log, catches up with what it missed.
 func TestHostLeaderKilledNoAckedWriteLost(t *testing.T) {
-	c := newCluster(t, 3, 4, nil)
+	fss := make([]*faultFS, 3)
+	c := newCluster(t, 3, 4, func(i int, _ *Config, o *hostOptions) {
+		fss[i] = newFaultFS()
+		o.walFS = fss[i]
+	})
 	before := c.putMany("before", 25)
 	ld := c.leader(1)
-	c.stop(ld)
+	c.partition(ld)
+	fss[ld].failSyncs(errKilled, nil)
+	c.hosts[ld].Stop() // fails: the syncs it tried failed
+	c.hosts[ld] = nil
+	fss[ld].release()
 	after := c.putMany("after", 25)
 	for g, keys := range before {
 		for _, k := range append(keys, after[g]...) {
@@ -130,3 +140,5 @@ func TestHostStopFailsCallers(t *testing.T) {
 		t.Fatalf("read after stop: %v", err)
 	}
 }
+
+var errKilled = errors.New("the host was killed")

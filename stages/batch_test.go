@@ -115,3 +115,27 @@ func TestBatchStageRoutesLoneProposalAtOnce(t *testing.T) {
 		t.Fatalf("stats count %d proposals", got)
 	}
 }
+
+// With MaxWait set, proposals that arrive one by one while the stage holds
+// back after a small drain are routed together; without it, each goes on
+// its own (TestBatchStageRoutesLoneProposalAtOnce covers the default).
+func TestBatchStageMaxWaitGathers(t *testing.T) {
+	r := &routeLog{arrived: make(chan struct{}, 100)}
+	s := startBatch(t, BatchConfig{Capacity: 1024, EntriesMax: 64, BytesMax: 1 << 20, MaxWait: 300 * time.Millisecond, Wait: ringbuf.Blocking}, r)
+	propose := func(i int) {
+		if err := s.Propose(t.Context(), Proposal{Group: 1, Cmd: cmd(1, i, 8), Done: NewCompletion()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	propose(0)
+	<-r.arrived // routed at once; the stage now holds back for MaxWait
+	for i := 1; i <= 10; i++ {
+		propose(i)
+	}
+	<-r.arrived
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got := len(r.drains[1][0].Proposals); got != 10 {
+		t.Fatalf("the second route carried %d proposals, want the 10 published while the stage held back", got)
+	}
+}
