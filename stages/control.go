@@ -115,7 +115,7 @@ func (w *worker) coreErr(gs *groupState, err error) error {
 	switch {
 	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTransferring):
 		return &NotLeaderError{Group: gs.id, Leader: gs.core.Status().Leader}
-	case errors.Is(err, consensus.ErrMembershipPending):
+	case errors.Is(err, consensus.ErrMembershipPending), errors.Is(err, consensus.ErrUncommittedFull):
 		return fmt.Errorf("%w: group %d: %w", ErrBusy, gs.id, err)
 	}
 	return fmt.Errorf("stages: group %d: %w", gs.id, err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
@@ -16,10 +15,11 @@ import (
 // A step worker owns the consensus cores of its share of the groups. What
 // concerns them reaches it through its MPSC ring (proposal batches,
 // inbound messages, reads, group starts and other calls) or its inbox
-// (persist and apply acknowledgements, ticks, transport reports). At the end of each drain it collects every
-// dirty group's Ready and hands the parts on: messages to the replicate
-// stage, writes to the fsync stage, committed entries to the apply stage,
-// each as one submission for the whole drain.
+// (persist and apply acknowledgements, ticks, transport reports). At the
+// end of each drain it collects every dirty group's Ready and hands the
+// parts on: messages to the replicate stage, writes to the fsync stage,
+// committed entries to the apply stage, each as one submission for the
+// whole drain.
 //
 // The inbox exists because the fsync and apply stages must never wait on a
 // worker: a worker waits on them (their rings are bounded), so if they
@@ -110,47 +110,6 @@ type groupState struct {
 type pendingProposal struct {
 	index, term uint64
 	done        *Completion
-}
-
-// groupHandle is what every goroutine may read of a group: published by
-// its worker after each Ready, and by the apply stage after each Update.
-type groupHandle struct {
-	id      uint64
-	worker  int
-	sm      fsm.StateMachine
-	stopped chan struct{} // closed when the group stops
-	role    atomic.Uint32
-	term    atomic.Uint64
-	leader  atomic.Uint64
-	commit  atomic.Uint64
-	applied atomic.Uint64
-	// leaseUntil is the end of the leader's lease on the host's clock, in
-	// Unix nanoseconds; 0 when it holds none.
-	leaseUntil atomic.Int64
-
-	mu        sync.Mutex
-	appliedCh chan struct{} // closed when applied next advances; nil if nobody waits
-}
-
-// appliedSignal returns a channel closed at the next advance of applied.
-func (h *groupHandle) appliedSignal() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.appliedCh == nil {
-		h.appliedCh = make(chan struct{})
-	}
-	return h.appliedCh
-}
-
-func (h *groupHandle) advanceApplied(index uint64) {
-	h.applied.Store(index)
-	h.mu.Lock()
-	ch := h.appliedCh
-	h.appliedCh = nil
-	h.mu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
 }
 
 func newWorker(e *Engine, id, capacity int, wait ringbuf.WaitStrategy) (*worker, error) {
@@ -281,15 +240,8 @@ func (w *worker) propose(group uint64, props []Proposal) {
 		ents[i].Data = p.Cmd
 	}
 	term, first, err := gs.core.Propose(ents)
-	switch {
-	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTransferring):
-		completeAll(props, &NotLeaderError{Group: group, Leader: gs.core.Status().Leader})
-		return
-	case errors.Is(err, consensus.ErrUncommittedFull):
-		completeAll(props, fmt.Errorf("%w: group %d has too much uncommitted", ErrBusy, group))
-		return
-	case err != nil:
-		completeAll(props, fmt.Errorf("stages: group %d: %w", group, err))
+	if err != nil {
+		completeAll(props, w.coreErr(gs, err))
 		return
 	}
 	for i, p := range props {
