@@ -111,8 +111,13 @@ func TestBatchStageRoutesLoneProposalAtOnce(t *testing.T) {
 			t.Fatalf("proposal %d never routed", i)
 		}
 	}
-	if got := s.Stats().Items; got != 3 {
-		t.Fatalf("stats count %d proposals", got)
+	// The stage counts a drain after routing it: wait for the count.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Items != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats count %d proposals, want 3", s.Stats().Items)
+		}
+		<-time.After(time.Millisecond)
 	}
 }
 

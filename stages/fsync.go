@@ -184,11 +184,13 @@ func (s *FsyncStage) flush() error {
 	for _, r := range s.pending {
 		s.byWorker[r.Worker] = append(s.byWorker[r.Worker], PersistAck{Group: r.Group, Gen: r.Gen, Seq: r.Seq})
 	}
+	// Counted before the acknowledgements go out, so that whoever sees an
+	// acknowledgement also sees it counted.
+	s.stats.record(len(s.pending), time.Since(start))
 	for w, acks := range s.byWorker {
 		s.ack(w, acks)
 		s.byWorker[w] = acks[:0]
 	}
-	s.stats.record(len(s.pending), time.Since(start))
 	clear(s.pending) // drop references to entries the store now caches
 	s.pending = s.pending[:0]
 	s.batch.Reset()
