@@ -39,6 +39,25 @@ type StateMachine interface {
 	Close() error
 }
 
+// SharedStateMachine is a StateMachine whose Updates go into a store it
+// shares with the machines of other groups on the host (the Pebble
+// key/value machines of kv share one Pebble instance). Its Updates take
+// effect, and become visible to Lookup and Applied, only when the store
+// commits. The apply stage commits each store once per drain, after every
+// Update of that drain and before it completes any caller: one write to
+// the store for the committed entries of all groups.
+type SharedStateMachine interface {
+	StateMachine
+	Store() Committer
+}
+
+// Committer is a store shared by several state machines. Commit makes the
+// Updates since the last Commit take effect, all at once; an error is
+// fatal, as Update's is.
+type Committer interface {
+	Commit() error
+}
+
 var (
 	// ErrOutOfOrder is returned by Update for an entry that does not
 	// follow the last one applied: a gap, or an entry applied twice.

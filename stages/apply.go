@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
@@ -36,7 +37,10 @@ type ApplyTask struct {
 type ApplyStage struct {
 	ring  *ringbuf.Ring[ApplyTask]
 	stats stageCounters
-	ents  []fsm.Entry // owned by the consumer
+	// Owned by the consumer, for one drain.
+	ents   []fsm.Entry
+	runs   []applyRun
+	stores []fsm.Committer
 }
 
 // NewApplyStage returns a stage of capacity tasks.
@@ -70,33 +74,77 @@ func (s *ApplyStage) Close() { s.ring.Close() }
 // Stats returns the stage's counters.
 func (s *ApplyStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
 
+// handle applies a drain in three steps: one Update per group (its
+// consecutive tasks merged), then one Commit per shared store those
+// machines write into (fsm.SharedStateMachine: one Pebble batch for all
+// groups of the drain), and only then are callers completed and workers
+// told: nothing is acknowledged before it took effect.
 func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 	start := time.Now()
-	n := 0
-	// A task is one Ready of one group; consecutive tasks of a group are
-	// merged into one Update.
+	s.ents, s.runs, s.stores = s.ents[:0], s.runs[:0], s.stores[:0]
+	defer func() {
+		clear(s.ents) // drop the commands and results
+		clear(s.runs)
+		clear(s.stores)
+	}()
 	for i := 0; i < len(tasks); {
 		j := i + 1
 		for j < len(tasks) && tasks[j].Group == tasks[i].Group {
 			j++
 		}
-		if err := s.apply(tasks[i:j]); err != nil {
-			return err
-		}
-		for _, t := range tasks[i:j] {
-			n += len(t.Entries)
-			if t.Barrier != nil {
-				close(t.Barrier)
+		run := applyRun{tasks: tasks[i:j], lo: len(s.ents)}
+		s.appendEntries(run.tasks)
+		run.hi = len(s.ents)
+		s.runs = append(s.runs, run)
+		if run.hi > run.lo {
+			t0 := run.tasks[0]
+			if err := t0.SM.Update(s.ents[run.lo:run.hi]); err != nil {
+				return s.fail(fmt.Errorf("stages: group %d: state machine failed at or after entry %d: %w", t0.Group, s.ents[run.lo].Index, err), tasks)
+			}
+			if sh, ok := t0.SM.(fsm.SharedStateMachine); ok && !slices.Contains(s.stores, sh.Store()) {
+				s.stores = append(s.stores, sh.Store())
 			}
 		}
 		i = j
 	}
-	s.stats.record(n, time.Since(start))
+	for _, c := range s.stores {
+		if err := c.Commit(); err != nil {
+			return s.fail(fmt.Errorf("stages: state machine store failed to commit: %w", err), tasks)
+		}
+	}
+	for _, run := range s.runs {
+		k := run.lo
+		for _, t := range run.tasks {
+			for i, d := range t.Dones {
+				if d != nil {
+					d.Complete(s.ents[k+i].Result, nil)
+				}
+			}
+			k += len(t.Entries)
+		}
+		if t0 := run.tasks[0]; run.hi > run.lo {
+			t0.Applied(t0.Group, s.ents[run.hi-1].Index)
+		}
+		for _, t := range run.tasks {
+			if t.Barrier != nil {
+				close(t.Barrier)
+			}
+		}
+	}
+	s.stats.record(len(s.ents), time.Since(start))
 	return nil
 }
 
-func (s *ApplyStage) apply(tasks []ApplyTask) error {
-	s.ents = s.ents[:0]
+// applyRun is one group's tasks of a drain, whose entries are
+// s.ents[lo:hi].
+type applyRun struct {
+	tasks  []ApplyTask
+	lo, hi int
+}
+
+// appendEntries adds the tasks' entries to s.ents as the state machine
+// sees them.
+func (s *ApplyStage) appendEntries(tasks []ApplyTask) {
 	for _, t := range tasks {
 		for _, e := range t.Entries {
 			fe := fsm.Entry{Index: e.Index}
@@ -109,32 +157,17 @@ func (s *ApplyStage) apply(tasks []ApplyTask) error {
 			s.ents = append(s.ents, fe)
 		}
 	}
-	if len(s.ents) == 0 {
-		return nil
-	}
-	t0 := tasks[0]
-	if err := t0.SM.Update(s.ents); err != nil {
-		err = fmt.Errorf("stages: group %d: state machine failed at or after entry %d: %w", t0.Group, s.ents[0].Index, err)
-		for _, t := range tasks {
-			for _, d := range t.Dones {
-				if d != nil {
-					d.Complete(nil, err)
-				}
-			}
-		}
-		return err
-	}
-	k := 0
+}
+
+// fail completes every caller of the drain with err, which stops the
+// stage: a replica that skipped an entry would diverge.
+func (s *ApplyStage) fail(err error, tasks []ApplyTask) error {
 	for _, t := range tasks {
-		for i, d := range t.Dones {
+		for _, d := range t.Dones {
 			if d != nil {
-				d.Complete(s.ents[k+i].Result, nil)
+				d.Complete(nil, err)
 			}
 		}
-		k += len(t.Entries)
 	}
-	last := s.ents[len(s.ents)-1].Index
-	clear(s.ents) // drop the commands and results
-	t0.Applied(t0.Group, last)
-	return nil
+	return err
 }

@@ -1,0 +1,14 @@
+// Package kv is the replicated key/value service's state: the Pebble
+// key/value state machine that every group of a host keeps in one shared
+// Pebble instance, each group in its own key range with its applied index
+// beside its data, and (to come) the regions that split that key space.
+//
+// The Raft log, not Pebble's WAL, is what makes an applied write durable:
+// Pebble runs without a WAL (Options.DisableWAL), so a host's writes to it
+// cost no fsync at all. A crash loses what Pebble had not flushed yet, data
+// and applied index together, since both are written by the same batch;
+// the host then replays the Raft log from the older applied index it finds,
+// and the state catches up to exactly where it was. The log must therefore
+// keep every entry above the applied index Pebble has made durable: Store.Flush
+// says when that is (log compaction waits for it).
+package kv

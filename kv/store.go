@@ -1,0 +1,135 @@
+package kv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/raftpipe/raftpipe/fsm"
+)
+
+// Store is a host's Pebble instance, shared by the key/value machines of
+// all its groups. The apply stage writes a drain's entries of every group
+// into one open batch (Machine.Update) and commits it once (Commit, the
+// fsm.Committer of every Machine), so a drain costs one Pebble write
+// whatever the number of groups.
+type Store struct {
+	db    *pebble.DB
+	cache *pebble.Cache
+
+	// The open batch and the machines with writes in it belong to the
+	// apply stage's goroutine, the only caller of Update and Commit.
+	batch   *pebble.Batch
+	pending []*Machine
+
+	mu       sync.Mutex
+	machines map[uint64]*Machine
+	closed   bool
+}
+
+// ErrClosed is returned by a closed Store, and by its machines.
+var ErrClosed = errors.New("kv: store closed")
+
+// Open opens (or creates) the Pebble instance in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts.fillDefaults()
+	cache := pebble.NewCache(opts.CacheBytes)
+	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache))
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("kv: open pebble in %s: %w", opts.Dir, err)
+	}
+	return &Store{db: db, cache: cache, batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
+}
+
+// Machine returns the state machine of group, reading its applied index
+// from Pebble. One machine per group may be open at a time.
+func (s *Store) Machine(group uint64) (*Machine, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if s.machines[group] != nil {
+		return nil, fmt.Errorf("kv: group %d already has an open machine", group)
+	}
+	applied, err := s.readApplied(group)
+	if err != nil {
+		return nil, err
+	}
+	m := &Machine{s: s, group: group, pendingApplied: applied}
+	m.applied.Store(applied)
+	s.machines[group] = m
+	return m, nil
+}
+
+// readApplied reads group's applied index; 0 for a group never applied.
+func (s *Store) readApplied(group uint64) (uint64, error) {
+	v, closer, err := s.db.Get(appliedKey(group))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("kv: group %d: read the applied index: %w", group, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("kv: group %d: corrupt applied index: %d bytes, want 8", group, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Commit applies the open batch, the Updates of every machine since the
+// last Commit, in one Pebble write without sync (the Raft log is the
+// write-ahead log), and makes them visible to Lookup and Applied.
+func (s *Store) Commit() error {
+	if s.batch.Empty() {
+		return nil
+	}
+	for _, m := range s.pending {
+		s.batch.Set(appliedKey(m.group), binary.BigEndian.AppendUint64(nil, m.pendingApplied), nil)
+	}
+	if err := s.batch.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("kv: commit: %w", err)
+	}
+	for _, m := range s.pending {
+		m.applied.Store(m.pendingApplied)
+		m.inBatch = false
+	}
+	clear(s.pending)
+	s.pending = s.pending[:0]
+	s.batch.Reset()
+	return nil
+}
+
+// Flush makes everything committed durable: after it returns, a crash
+// loses no applied entry, and the Raft log below every machine's Applied
+// may be compacted away.
+func (s *Store) Flush() error {
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("kv: flush: %w", err)
+	}
+	return nil
+}
+
+// Close closes Pebble; what was committed and not flushed is lost, and
+// replayed from the Raft log at the next start.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.batch.Close()
+	err := s.db.Close()
+	s.cache.Unref()
+	return err
+}
+
+var _ fsm.Committer = (*Store)(nil)
