@@ -20,6 +20,15 @@ func groupPrefix(dst []byte, group uint64) []byte {
 	return binary.BigEndian.AppendUint64(dst, group)
 }
 
+// groupSpan returns the bounds of every key of group: [lo, hi).
+func groupSpan(group uint64) (lo, hi []byte) {
+	lo = groupPrefix(nil, group)
+	if group == ^uint64(0) {
+		return lo, []byte{groupTag + 1}
+	}
+	return lo, groupPrefix(nil, group+1)
+}
+
 func appliedKey(group uint64) []byte { return append(groupPrefix(nil, group), appliedTag) }
 
 // dataKey appends the storage key of user key k of group to dst.

@@ -217,3 +217,22 @@ func TestStoreOneMachinePerGroup(t *testing.T) {
 	m.Close()
 	machine(t, s, 1)
 }
+
+// A clean Close flushes: the next start finds every committed entry, and
+// the host has no log to replay.
+func TestCloseFlushes(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	s, err := Open(memOptions(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := machine(t, s, 1)
+	apply(t, m, EncodePut(nil, []byte("a"), []byte("1")), EncodePut(nil, []byte("b"), []byte("2")))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, fs.CrashClone(vfs.CrashCloneCfg{}))
+	if m2 := machine(t, s2, 1); m2.Applied() != 2 {
+		t.Fatalf("applied %d after a clean close, want 2", m2.Applied())
+	}
+}

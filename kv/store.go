@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/raftpipe/raftpipe/fsm"
 )
 
@@ -18,6 +19,8 @@ import (
 type Store struct {
 	db    *pebble.DB
 	cache *pebble.Cache
+	popts *pebble.Options
+	fs    vfs.FS
 
 	// The open batch and the machines with writes in it belong to the
 	// apply stage's goroutine, the only caller of Update and Commit.
@@ -39,12 +42,14 @@ func Open(opts Options) (*Store, error) {
 	}
 	opts.fillDefaults()
 	cache := pebble.NewCache(opts.CacheBytes)
-	db, err := pebble.Open(opts.Dir, opts.pebbleOptions(cache))
+	popts := opts.pebbleOptions(cache)
+	popts.EnsureDefaults() // the FS and table options snapshots are written with
+	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, cache: cache, batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
+	return &Store{db: db, cache: cache, popts: popts, fs: popts.FS, batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
 }
 
 // Machine returns the state machine of group, reading its applied index
@@ -117,8 +122,9 @@ func (s *Store) Flush() error {
 	return nil
 }
 
-// Close closes Pebble; what was committed and not flushed is lost, and
-// replayed from the Raft log at the next start.
+// Close flushes what was committed, so that the next start replays no
+// log, and closes Pebble. (A crash instead loses what was not flushed;
+// the next start replays it from the Raft log.)
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -127,7 +133,8 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.batch.Close()
-	err := s.db.Close()
+	err := s.db.Flush()
+	err = errors.Join(err, s.db.Close())
 	s.cache.Unref()
 	return err
 }
