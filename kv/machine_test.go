@@ -236,3 +236,8 @@ func TestCloseFlushes(t *testing.T) {
 		t.Fatalf("applied %d after a clean close, want 2", m2.Applied())
 	}
 }
+
+// entryOf is cmd as the entry after m's last.
+func entryOf(m *Machine, cmd []byte) []fsm.Entry {
+	return []fsm.Entry{{Index: m.pendingApplied + 1, Cmd: cmd}}
+}

@@ -1,0 +1,177 @@
+package kv
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// A snapshot travels as one stream (the transport's snapshot streams carry
+// one file): an archive of its manifest and its SST files.
+//
+//	"RPSNAP1\n" | uvarint len(header) | header | crc32c(header) (4 bytes, little-endian) | the files' bytes, in order
+//	header: uvarint group | uvarint index | uvarint n | n × (uvarint len(name) | name | uvarint bytes | crc32c (4 bytes, little-endian))
+const archiveMagic = "RPSNAP1\n"
+
+// archiveHeaderMax bounds a header: a few thousand files' names and sizes.
+const archiveHeaderMax = 1 << 20
+
+// WriteArchive writes the snapshot in dir described by man to w.
+func WriteArchive(w io.Writer, fs vfs.FS, dir string, man SnapshotManifest) error {
+	hdr := encodeManifest(man)
+	out := append([]byte(archiveMagic), binary.AppendUvarint(nil, uint64(len(hdr)))...)
+	out = append(out, hdr...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(hdr, castagnoli))
+	if _, err := w.Write(out); err != nil {
+		return err
+	}
+	for _, f := range man.Files {
+		file, err := fs.Open(filepath.Join(dir, f.Name))
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(w, file)
+		file.Close()
+		if err == nil && n != f.Bytes {
+			err = fmt.Errorf("kv: snapshot file %s: %d bytes, the manifest says %d", f.Name, n, f.Bytes)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ArchiveBytes is the size of the archive of man.
+func ArchiveBytes(man SnapshotManifest) int64 {
+	hdr := int64(len(encodeManifest(man)))
+	n := int64(len(archiveMagic)) + int64(len(binary.AppendUvarint(nil, uint64(hdr)))) + hdr + 4
+	for _, f := range man.Files {
+		n += f.Bytes
+	}
+	return n
+}
+
+func encodeManifest(man SnapshotManifest) []byte {
+	b := binary.AppendUvarint(nil, man.Group)
+	b = binary.AppendUvarint(b, man.Index)
+	b = binary.AppendUvarint(b, uint64(len(man.Files)))
+	for _, f := range man.Files {
+		b = appendKey(b, []byte(f.Name))
+		b = binary.AppendUvarint(b, uint64(f.Bytes))
+		b = binary.LittleEndian.AppendUint32(b, f.CRC32C)
+	}
+	return b
+}
+
+// decodeManifest reads a header; names must be plain file names.
+func decodeManifest(b []byte) (SnapshotManifest, error) {
+	var man SnapshotManifest
+	bad := func(format string, args ...any) (SnapshotManifest, error) {
+		return SnapshotManifest{}, fmt.Errorf("%w: archive header: %s", ErrCorruptSnapshot, fmt.Sprintf(format, args...))
+	}
+	uv := func() (uint64, bool) {
+		v, w := binary.Uvarint(b)
+		if w <= 0 {
+			return 0, false
+		}
+		b = b[w:]
+		return v, true
+	}
+	var n uint64
+	var ok1, ok2, ok3 bool
+	man.Group, ok1 = uv()
+	man.Index, ok2 = uv()
+	n, ok3 = uv()
+	if !ok1 || !ok2 || !ok3 || n > uint64(len(b)) {
+		return bad("bad group, index or file count")
+	}
+	seen := map[string]bool{}
+	for i := range n {
+		name, rest, err := readBytes(b)
+		if err != nil {
+			return bad("file %d name: %v", i, err)
+		}
+		b = rest
+		size, ok := uv()
+		if !ok || size > 1<<50 || len(b) < 4 {
+			return bad("file %d size", i)
+		}
+		f := SnapshotFile{Name: string(name), Bytes: int64(size), CRC32C: binary.LittleEndian.Uint32(b)}
+		b = b[4:]
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || seen[f.Name] {
+			return bad("file %d name %q is not a plain, unique file name", i, f.Name)
+		}
+		seen[f.Name] = true
+		man.Files = append(man.Files, f)
+	}
+	if len(b) != 0 {
+		return bad("%d bytes after the files", len(b))
+	}
+	return man, nil
+}
+
+// ExtractArchive reads an archive from r into dir, checking every file's
+// size and checksum on the way (a damaged one is refused with
+// ErrCorruptSnapshot naming it), and returns its manifest, ready for
+// Store.Install.
+func ExtractArchive(r io.Reader, fs vfs.FS, dir string) (SnapshotManifest, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic := make([]byte, len(archiveMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != archiveMagic {
+		return SnapshotManifest{}, fmt.Errorf("%w: not a snapshot archive (magic %q)", ErrCorruptSnapshot, magic)
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > archiveHeaderMax {
+		return SnapshotManifest{}, fmt.Errorf("%w: archive header length %d", ErrCorruptSnapshot, n)
+	}
+	hdr := make([]byte, n+4)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		return SnapshotManifest{}, fmt.Errorf("%w: archive header: %v", ErrCorruptSnapshot, err)
+	}
+	if crc32.Checksum(hdr[:n], castagnoli) != binary.LittleEndian.Uint32(hdr[n:]) {
+		return SnapshotManifest{}, fmt.Errorf("%w: archive header checksum", ErrCorruptSnapshot)
+	}
+	man, err := decodeManifest(hdr[:n])
+	if err != nil {
+		return SnapshotManifest{}, err
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return man, err
+	}
+	for _, f := range man.Files {
+		if err := extractFile(br, fs, filepath.Join(dir, f.Name), f); err != nil {
+			return man, fmt.Errorf("%w: group %d index %d: file %s: %v", ErrCorruptSnapshot, man.Group, man.Index, f.Name, err)
+		}
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		return man, fmt.Errorf("%w: group %d index %d: bytes after the last file", ErrCorruptSnapshot, man.Group, man.Index)
+	}
+	return man, syncDir(fs, dir)
+}
+
+func extractFile(r io.Reader, fs vfs.FS, path string, f SnapshotFile) error {
+	out, err := fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(r, f.Bytes))
+	switch {
+	case err != nil:
+		return err
+	case n != f.Bytes:
+		return fmt.Errorf("%d bytes, want %d (truncated?)", n, f.Bytes)
+	case h.Sum32() != f.CRC32C:
+		return fmt.Errorf("checksum %#08x, want %#08x", h.Sum32(), f.CRC32C)
+	}
+	return out.Sync()
+}
