@@ -26,6 +26,9 @@ var (
 	ErrBusy = stages.ErrBusy
 	// ErrNoLease refuses a lease-only read when the lease has lapsed.
 	ErrNoLease = stages.ErrNoLease
+	// ErrStateBehindLog refuses to start a group whose state machine has
+	// applied less than the log's snapshot covers: its state is lost.
+	ErrStateBehindLog = stages.ErrStateBehindLog
 )
 
 // NotLeaderError carries the leader hint of an ErrNotLeader.

@@ -2,10 +2,13 @@ package raftpipe
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/raftpipe/raftpipe/fsm"
+	"github.com/raftpipe/raftpipe/logstore"
 )
 
 // addHost starts one more host, known to every other, running the
@@ -156,4 +159,33 @@ func waitFor(cond func() bool, d time.Duration) bool {
 		<-time.After(2 * time.Millisecond)
 	}
 	return cond()
+}
+
+// A state machine that has applied less than the log's snapshot covers is
+// refused at start, never started behind a gap it could not fill.
+func TestStartGroupRefusesStateBehindLog(t *testing.T) {
+	c := newCluster(t, 1, 1, nil)
+	for i := range 10 {
+		c.put(1, "k", fmt.Sprint(i))
+	}
+	c.stop(0)
+	st, err := logstore.Open(logstore.Options{Dir: c.cfgs[0].DataDir + "/wal", SegmentBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b logstore.Batch
+	b.Compact(1, 8, c.members())
+	if err := st.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	h, err := newHost(c.cfgs[0], c.opts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hosts[0] = h
+	err = h.StartGroup(t.Context(), 1, c.members(), fsm.NewMemKV())
+	if !errors.Is(err, ErrStateBehindLog) || !strings.Contains(err.Error(), "applied up to 0") || !strings.Contains(err.Error(), "snapshot at 8") {
+		t.Fatalf("start with a state machine behind the log: %v, want ErrStateBehindLog naming 0 and 8", err)
+	}
 }

@@ -194,6 +194,17 @@ func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus
 	cfg.Storage = e.cfg.Store.Storage(group)
 	cfg.Members = members
 	cfg.Applied = sm.Applied()
+	// A state machine behind the log's snapshot has lost state the log no
+	// longer holds: starting it would skip those entries forever (the bug
+	// of Dragonboat's issues 156 and 369), so it is an error, never a
+	// silent start.
+	if snap, err := cfg.Storage.Snapshot(); err != nil {
+		e.groups.Delete(group)
+		return fmt.Errorf("stages: group %d: read the log's snapshot: %w", group, err)
+	} else if cfg.Applied < snap.Index {
+		e.groups.Delete(group)
+		return fmt.Errorf("%w: group %d: the state machine has applied up to %d, but the log starts after its snapshot at %d", ErrStateBehindLog, group, cfg.Applied, snap.Index)
+	}
 	cfg.Seed = cfg.Seed ^ group
 	h.applied.Store(cfg.Applied)
 	s := &groupStart{cfg: cfg, sm: sm, h: h, done: make(chan error, 1)}

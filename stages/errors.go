@@ -23,6 +23,10 @@ var (
 	// passed, beside context.DeadlineExceeded, and of a read round that
 	// was never confirmed.
 	ErrTimeout = errors.New("raftpipe: timeout")
+	// ErrStateBehindLog refuses to start a group whose state machine
+	// reports an applied index older than the log's snapshot: the entries
+	// in between are gone, and so is the state they made.
+	ErrStateBehindLog = errors.New("raftpipe: state machine is behind the log's snapshot")
 	// ErrNotLeader matches every *NotLeaderError.
 	ErrNotLeader = errors.New("raftpipe: not the leader")
 )
