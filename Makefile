@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot fuzz lint simulate
+.PHONY: test race bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
 
 # The README's test command.
 test:
@@ -67,6 +67,13 @@ bench-peers:
 SNAPSHOT_MIB  ?= 1024
 bench-snapshot:
 	$(GO) test ./kv -run '^$$' -bench '^BenchmarkSnapshot$$' -benchtime 1x -count $(BENCHCOUNT) -timeout 0 -kv.snapshot-mib $(SNAPSHOT_MIB) | tee bench-snapshot.txt
+
+# A single-voter host on the Pebble store restarted after RESTART_ENTRIES
+# (1M) applied entries: the time to serve a first write again, and how
+# many entries the restart applied.
+RESTART_ENTRIES ?= 1000000
+bench-restart:
+	$(GO) test ./kv -run '^$$' -bench '^BenchmarkRestart$$' -benchtime 1x -count $(BENCHCOUNT) -timeout 0 -kv.restart-entries $(RESTART_ENTRIES) | tee bench-restart.txt
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).

@@ -19,7 +19,7 @@ type pebbleHost struct {
 	store *Store
 }
 
-func startPebbleHost(t *testing.T, dir string, groups int) *pebbleHost {
+func startPebbleHost(t testing.TB, dir string, groups int) *pebbleHost {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	h, err := raftpipe.NewHost(raftpipe.Config{NodeID: 1, DataDir: dir, ListenAddr: "127.0.0.1:0", Logger: quiet})
@@ -42,7 +42,7 @@ func startPebbleHost(t *testing.T, dir string, groups int) *pebbleHost {
 	return &pebbleHost{h: h, store: store}
 }
 
-func (p *pebbleHost) stop(t *testing.T) {
+func (p *pebbleHost) stop(t testing.TB) {
 	t.Helper()
 	if err := p.h.Stop(); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func (p *pebbleHost) stop(t *testing.T) {
 	}
 }
 
-func (p *pebbleHost) propose(t *testing.T, group uint64, cmd []byte) []byte {
+func (p *pebbleHost) propose(t testing.TB, group uint64, cmd []byte) []byte {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
