@@ -206,7 +206,9 @@ func transferArchive(b *testing.B, dir, snapDir, inDir string, man SnapshotManif
 }
 
 // snapshotSink is a transport handler that keeps the snapshots it gets.
-type snapshotSink struct{ got chan transport.ReceivedSnapshot }
+type snapshotSink struct {
+	got chan transport.ReceivedSnapshot
+}
 
 func (s *snapshotSink) HandleMessages([]transport.Msg) {}
 func (s *snapshotSink) HandleSnapshot(r transport.ReceivedSnapshot) error {
