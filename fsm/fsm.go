@@ -3,8 +3,24 @@
 // entries of that group in batches, in index order, each exactly once, and
 // reads look up the applied state beside it, never through the log.
 //
+// Applied is the heart of restart. A host starts a group's log after the
+// machine's Applied, so:
+//
+//   - an in-memory machine (MemKV) starts at 0 and is rebuilt from the log
+//     (or, once the log is compacted, from a snapshot);
+//   - an on-disk machine persists its applied index atomically with the
+//     data it covers, and reports on restart the index its durable state is
+//     as of; the host replays only the log after it. An index older than
+//     the log's snapshot means the machine lost state the log no longer
+//     has: the host refuses to start it (stages.ErrStateBehindLog), never
+//     silently skipping entries.
+//
+// A SharedStateMachine writes into a store it shares with the machines of
+// other groups (kv's Pebble machines share one Pebble instance); the apply
+// stage commits that store once per drain, before completing any caller.
+//
 // MemKV, an in-memory key/value machine, serves tests and benchmarks; the
-// on-disk Pebble machine and SST snapshots build on the same contract.
+// Pebble machine and its SST snapshots are in package kv.
 package fsm
 
 import "errors"
