@@ -164,7 +164,10 @@ func extractFile(r io.Reader, fs vfs.FS, path string, f SnapshotFile) error {
 	}
 	defer out.Close()
 	h := crc32.New(castagnoli)
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(r, f.Bytes))
+	// The checksum first: a file may scribble over what it was handed
+	// once it has its copy (Pebble's MemFS does, in its invariant builds,
+	// to catch callers that reuse buffers).
+	n, err := io.Copy(io.MultiWriter(h, out), io.LimitReader(r, f.Bytes))
 	switch {
 	case err != nil:
 		return err

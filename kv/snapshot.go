@@ -125,10 +125,11 @@ func (src *SnapshotSource) Write(dir string, fileBytesTarget int64) (SnapshotMan
 	return man, nil
 }
 
-// sstWriter is one SST file being written, its checksum taken on the way.
+// sstWriter is one SST file being written.
 type sstWriter struct {
+	fs   vfs.FS
+	path string
 	name string
-	file *crcFile
 	w    *sstable.Writer
 }
 
@@ -137,34 +138,23 @@ func (s *Store) newSSTWriter(path, name string) (*sstWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf := &crcFile{File: f}
 	wo := s.popts.MakeWriterOptions(0, s.db.TableFormat())
-	return &sstWriter{name: name, file: cf, w: sstable.NewWriter(objstorageprovider.NewFileWritable(cf), wo)}, nil
+	return &sstWriter{fs: s.fs, path: path, name: name, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
 }
 
-// finish closes the table, which syncs and closes its file.
+// finish closes the table, which syncs and closes its file, and takes the
+// file's checksum by reading it back: the checksum is then of what is on
+// disk, whatever the writer and the file did with their buffers (Pebble's
+// invariant builds scribble over a buffer once written).
 func (w *sstWriter) finish() (SnapshotFile, error) {
 	if err := w.w.Close(); err != nil {
 		return SnapshotFile{}, err
 	}
-	return SnapshotFile{Name: w.name, Bytes: w.file.n, CRC32C: w.file.crc}, nil
+	n, crc, err := fileChecksum(w.fs, w.path)
+	return SnapshotFile{Name: w.name, Bytes: n, CRC32C: crc}, err
 }
 
 func (w *sstWriter) abort() { w.w.Close() }
-
-// crcFile checksums what is written through it, in order.
-type crcFile struct {
-	vfs.File
-	crc uint32
-	n   int64
-}
-
-func (f *crcFile) Write(p []byte) (int, error) {
-	n, err := f.File.Write(p)
-	f.crc = crc32.Update(f.crc, castagnoli, p[:n])
-	f.n += int64(n)
-	return n, err
-}
 
 func syncDir(fs vfs.FS, dir string) error {
 	d, err := fs.OpenDir(dir)
@@ -222,9 +212,28 @@ func (s *Store) Install(ctx context.Context, dir string, man SnapshotManifest) e
 // manifest that then names it is synced, so its bytes must be durable
 // first, whoever wrote them.
 func verifyFile(fs vfs.FS, path string, f SnapshotFile) error {
+	n, crc, err := fileChecksum(fs, path)
+	switch {
+	case err != nil:
+		return err
+	case n != f.Bytes:
+		return fmt.Errorf("%d bytes, want %d (truncated?)", n, f.Bytes)
+	case crc != f.CRC32C:
+		return fmt.Errorf("checksum %#08x, want %#08x", crc, f.CRC32C)
+	}
 	file, err := fs.Open(path)
 	if err != nil {
 		return err
+	}
+	defer file.Close()
+	return file.Sync()
+}
+
+// fileChecksum returns the size and CRC32C of the file at path.
+func fileChecksum(fs vfs.FS, path string) (int64, uint32, error) {
+	file, err := fs.Open(path)
+	if err != nil {
+		return 0, 0, err
 	}
 	defer file.Close()
 	crc, n := uint32(0), int64(0)
@@ -234,17 +243,10 @@ func verifyFile(fs vfs.FS, path string, f SnapshotFile) error {
 		crc = crc32.Update(crc, castagnoli, buf[:k])
 		n += int64(k)
 		if errors.Is(err, io.EOF) {
-			break
+			return n, crc, nil
 		}
 		if err != nil {
-			return err
+			return n, crc, err
 		}
 	}
-	switch {
-	case n != f.Bytes:
-		return fmt.Errorf("%d bytes, want %d (truncated?)", n, f.Bytes)
-	case crc != f.CRC32C:
-		return fmt.Errorf("checksum %#08x, want %#08x", crc, f.CRC32C)
-	}
-	return file.Sync()
 }
