@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/raftpipe/raftpipe/fsm"
 	"hash/crc32"
 	"io"
 	"path/filepath"
@@ -24,7 +25,7 @@ const archiveMagic = "RPSNAP1\n"
 const archiveHeaderMax = 1 << 20
 
 // WriteArchive writes the snapshot in dir described by man to w.
-func WriteArchive(w io.Writer, fs vfs.FS, dir string, man SnapshotManifest) error {
+func WriteArchive(w io.Writer, fs vfs.FS, dir string, man fsm.SnapshotManifest) error {
 	hdr := encodeManifest(man)
 	out := append([]byte(archiveMagic), binary.AppendUvarint(nil, uint64(len(hdr)))...)
 	out = append(out, hdr...)
@@ -50,7 +51,7 @@ func WriteArchive(w io.Writer, fs vfs.FS, dir string, man SnapshotManifest) erro
 }
 
 // ArchiveBytes is the size of the archive of man.
-func ArchiveBytes(man SnapshotManifest) int64 {
+func ArchiveBytes(man fsm.SnapshotManifest) int64 {
 	hdr := int64(len(encodeManifest(man)))
 	n := int64(len(archiveMagic)) + int64(len(binary.AppendUvarint(nil, uint64(hdr)))) + hdr + 4
 	for _, f := range man.Files {
@@ -59,7 +60,7 @@ func ArchiveBytes(man SnapshotManifest) int64 {
 	return n
 }
 
-func encodeManifest(man SnapshotManifest) []byte {
+func encodeManifest(man fsm.SnapshotManifest) []byte {
 	b := binary.AppendUvarint(nil, man.Group)
 	b = binary.AppendUvarint(b, man.Index)
 	b = binary.AppendUvarint(b, uint64(len(man.Files)))
@@ -72,10 +73,10 @@ func encodeManifest(man SnapshotManifest) []byte {
 }
 
 // decodeManifest reads a header; names must be plain file names.
-func decodeManifest(b []byte) (SnapshotManifest, error) {
-	var man SnapshotManifest
-	bad := func(format string, args ...any) (SnapshotManifest, error) {
-		return SnapshotManifest{}, fmt.Errorf("%w: archive header: %s", ErrCorruptSnapshot, fmt.Sprintf(format, args...))
+func decodeManifest(b []byte) (fsm.SnapshotManifest, error) {
+	var man fsm.SnapshotManifest
+	bad := func(format string, args ...any) (fsm.SnapshotManifest, error) {
+		return fsm.SnapshotManifest{}, fmt.Errorf("%w: archive header: %s", ErrCorruptSnapshot, fmt.Sprintf(format, args...))
 	}
 	uv := func() (uint64, bool) {
 		v, w := binary.Uvarint(b)
@@ -104,7 +105,7 @@ func decodeManifest(b []byte) (SnapshotManifest, error) {
 		if !ok || size > 1<<50 || len(b) < 4 {
 			return bad("file %d size", i)
 		}
-		f := SnapshotFile{Name: string(name), Bytes: int64(size), CRC32C: binary.LittleEndian.Uint32(b)}
+		f := fsm.SnapshotFile{Name: string(name), Bytes: int64(size), CRC32C: binary.LittleEndian.Uint32(b)}
 		b = b[4:]
 		if f.Name == "" || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || seen[f.Name] {
 			return bad("file %d name %q is not a plain, unique file name", i, f.Name)
@@ -122,26 +123,26 @@ func decodeManifest(b []byte) (SnapshotManifest, error) {
 // size and checksum on the way (a damaged one is refused with
 // ErrCorruptSnapshot naming it), and returns its manifest, ready for
 // Store.Install.
-func ExtractArchive(r io.Reader, fs vfs.FS, dir string) (SnapshotManifest, error) {
+func ExtractArchive(r io.Reader, fs vfs.FS, dir string) (fsm.SnapshotManifest, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(archiveMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != archiveMagic {
-		return SnapshotManifest{}, fmt.Errorf("%w: not a snapshot archive (magic %q)", ErrCorruptSnapshot, magic)
+		return fsm.SnapshotManifest{}, fmt.Errorf("%w: not a snapshot archive (magic %q)", ErrCorruptSnapshot, magic)
 	}
 	n, err := binary.ReadUvarint(br)
 	if err != nil || n > archiveHeaderMax {
-		return SnapshotManifest{}, fmt.Errorf("%w: archive header length %d", ErrCorruptSnapshot, n)
+		return fsm.SnapshotManifest{}, fmt.Errorf("%w: archive header length %d", ErrCorruptSnapshot, n)
 	}
 	hdr := make([]byte, n+4)
 	if _, err := io.ReadFull(br, hdr); err != nil {
-		return SnapshotManifest{}, fmt.Errorf("%w: archive header: %v", ErrCorruptSnapshot, err)
+		return fsm.SnapshotManifest{}, fmt.Errorf("%w: archive header: %v", ErrCorruptSnapshot, err)
 	}
 	if crc32.Checksum(hdr[:n], castagnoli) != binary.LittleEndian.Uint32(hdr[n:]) {
-		return SnapshotManifest{}, fmt.Errorf("%w: archive header checksum", ErrCorruptSnapshot)
+		return fsm.SnapshotManifest{}, fmt.Errorf("%w: archive header checksum", ErrCorruptSnapshot)
 	}
 	man, err := decodeManifest(hdr[:n])
 	if err != nil {
-		return SnapshotManifest{}, err
+		return fsm.SnapshotManifest{}, err
 	}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return man, err
@@ -157,7 +158,7 @@ func ExtractArchive(r io.Reader, fs vfs.FS, dir string) (SnapshotManifest, error
 	return man, syncDir(fs, dir)
 }
 
-func extractFile(r io.Reader, fs vfs.FS, path string, f SnapshotFile) error {
+func extractFile(r io.Reader, fs vfs.FS, path string, f fsm.SnapshotFile) error {
 	out, err := fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return err

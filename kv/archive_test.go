@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/raftpipe/raftpipe/fsm"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 )
 
 // archived writes a 400-key snapshot of group 1 and returns its archive.
-func archived(t testing.TB) ([]byte, SnapshotManifest) {
+func archived(t testing.TB) ([]byte, fsm.SnapshotManifest) {
 	fs := vfs.NewMem()
 	s, err := Open(memOptions(fs))
 	if err != nil {
@@ -27,9 +28,9 @@ func archived(t testing.TB) ([]byte, SnapshotManifest) {
 	if err := s.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	src, _ := m.PrepareSnapshot()
+	src, _ := m.prepareSnapshot()
 	defer src.Close()
-	man, err := src.Write("snap", 8<<10)
+	man, err := src.write("snap", 8<<10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,9 @@ type Options struct {
 	// BytesPerSync makes Pebble sync the table files it writes in steps of
 	// this many bytes, so a flush's final sync is short.
 	BytesPerSync int
+	// SnapshotFileBytes cuts a group's snapshot into SST files of about
+	// this size.
+	SnapshotFileBytes int64
 
 	// FS is the file system, the operating system's if nil (tests pass
 	// an in-memory one).
@@ -42,8 +45,8 @@ type Options struct {
 
 // DefaultOptions returns a 64 MiB cache, 64 MiB memtables (4 before
 // writes stall), L0 compactions from 4 files and stalls at 12, a 64 MiB
-// base level, 1,000 open files, 2 concurrent compactions and 1 MiB
-// syncs.
+// base level, 1,000 open files, 2 concurrent compactions, 1 MiB syncs
+// and snapshot files of 64 MiB.
 func DefaultOptions() Options {
 	return Options{
 		CacheBytes:                  64 << 20,
@@ -55,6 +58,7 @@ func DefaultOptions() Options {
 		MaxOpenFiles:                1000,
 		CompactionConcurrencyMax:    2,
 		BytesPerSync:                1 << 20,
+		SnapshotFileBytes:           64 << 20,
 	}
 }
 
@@ -73,6 +77,9 @@ func (o *Options) fillDefaults() {
 	}
 	if o.MemTableBytes == 0 {
 		o.MemTableBytes = d.MemTableBytes
+	}
+	if o.SnapshotFileBytes == 0 {
+		o.SnapshotFileBytes = d.SnapshotFileBytes
 	}
 	if o.LBaseMaxBytes == 0 {
 		o.LBaseMaxBytes = d.LBaseMaxBytes
@@ -115,6 +122,8 @@ func (o Options) Validate() error {
 		return bad("CompactionConcurrencyMax %d must be positive", o.CompactionConcurrencyMax)
 	case o.BytesPerSync < 0:
 		return bad("BytesPerSync %d is negative", o.BytesPerSync)
+	case o.SnapshotFileBytes < 4<<10:
+		return bad("SnapshotFileBytes %d is below 4 KiB", o.SnapshotFileBytes)
 	}
 	return nil
 }

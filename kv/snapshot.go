@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftpipe/raftpipe/fsm"
 	"hash/crc32"
 	"io"
 	"path/filepath"
@@ -21,25 +22,9 @@ import (
 // the files carry the index the state is as of, and ingesting them moves
 // data and applied index together.
 
-// SnapshotFile is one SST file of a snapshot, with the size and the
-// CRC32C (Castagnoli) of its bytes.
-type SnapshotFile struct {
-	Name   string
-	Bytes  int64
-	CRC32C uint32
-}
-
-// SnapshotManifest describes a group's snapshot: the index its state is
-// as of and its files, in key order. (The term and membership at that
-// index are consensus's and travel in its snapshot metadata.)
-type SnapshotManifest struct {
-	Group uint64
-	Index uint64
-	Files []SnapshotFile
-}
-
-// ErrCorruptSnapshot wraps every verification failure of Install.
-var ErrCorruptSnapshot = errors.New("kv: corrupt snapshot")
+// ErrCorruptSnapshot wraps every verification failure of Install and
+// ExtractArchive.
+var ErrCorruptSnapshot = fsm.ErrCorruptSnapshot
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -54,7 +39,9 @@ type SnapshotSource struct {
 // PrepareSnapshot captures the group's committed state as of Applied. The
 // apply stage calls it between drains, so no Update is half-committed; it
 // costs a Pebble snapshot (a sequence number), no copy.
-func (m *Machine) PrepareSnapshot() (*SnapshotSource, error) {
+func (m *Machine) PrepareSnapshot() (fsm.SnapshotSource, error) { return m.prepareSnapshot() }
+
+func (m *Machine) prepareSnapshot() (*SnapshotSource, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -67,11 +54,16 @@ func (src *SnapshotSource) Index() uint64 { return src.index }
 // Close releases the Pebble snapshot.
 func (src *SnapshotSource) Close() error { return src.snap.Close() }
 
-// Write writes the group's span into SST files in dir, each cut near
-// fileBytesTarget, synced along with dir, and returns the manifest.
-func (src *SnapshotSource) Write(dir string, fileBytesTarget int64) (SnapshotManifest, error) {
+// Write writes the group's span into SST files in dir, each cut near the
+// store's Options.SnapshotFileBytes, synced along with dir, and returns
+// the manifest.
+func (src *SnapshotSource) Write(dir string) (fsm.SnapshotManifest, error) {
+	return src.write(dir, src.m.s.snapshotFileBytes)
+}
+
+func (src *SnapshotSource) write(dir string, fileBytesTarget int64) (fsm.SnapshotManifest, error) {
 	s, g := src.m.s, src.m.group
-	man := SnapshotManifest{Group: g, Index: src.index}
+	man := fsm.SnapshotManifest{Group: g, Index: src.index}
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 		return man, fmt.Errorf("kv: group %d snapshot: %w", g, err)
 	}
@@ -146,12 +138,12 @@ func (s *Store) newSSTWriter(path, name string) (*sstWriter, error) {
 // file's checksum by reading it back: the checksum is then of what is on
 // disk, whatever the writer and the file did with their buffers (Pebble's
 // invariant builds scribble over a buffer once written).
-func (w *sstWriter) finish() (SnapshotFile, error) {
+func (w *sstWriter) finish() (fsm.SnapshotFile, error) {
 	if err := w.w.Close(); err != nil {
-		return SnapshotFile{}, err
+		return fsm.SnapshotFile{}, err
 	}
 	n, crc, err := fileChecksum(w.fs, w.path)
-	return SnapshotFile{Name: w.name, Bytes: n, CRC32C: crc}, err
+	return fsm.SnapshotFile{Name: w.name, Bytes: n, CRC32C: crc}, err
 }
 
 func (w *sstWriter) abort() { w.w.Close() }
@@ -172,7 +164,7 @@ func syncDir(fs vfs.FS, dir string) error {
 // crash leaves either the old state or the new one. The group's machine,
 // if open, then reads as of the snapshot's index. The apply stage calls it
 // between drains. The files are Pebble's afterwards.
-func (s *Store) Install(ctx context.Context, dir string, man SnapshotManifest) error {
+func (s *Store) Install(ctx context.Context, dir string, man fsm.SnapshotManifest) error {
 	if len(man.Files) == 0 {
 		return fmt.Errorf("%w: group %d index %d: no files", ErrCorruptSnapshot, man.Group, man.Index)
 	}
@@ -211,7 +203,7 @@ func (s *Store) Install(ctx context.Context, dir string, man SnapshotManifest) e
 // syncs it: an ingest links the file into Pebble as it is, and the
 // manifest that then names it is synced, so its bytes must be durable
 // first, whoever wrote them.
-func verifyFile(fs vfs.FS, path string, f SnapshotFile) error {
+func verifyFile(fs vfs.FS, path string, f fsm.SnapshotFile) error {
 	n, crc, err := fileChecksum(fs, path)
 	switch {
 	case err != nil:
@@ -250,3 +242,14 @@ func fileChecksum(fs vfs.FS, path string) (int64, uint32, error) {
 		}
 	}
 }
+
+// RecoverFromSnapshot replaces the group's state with the snapshot in dir
+// (Store.Install).
+func (m *Machine) RecoverFromSnapshot(dir string, man fsm.SnapshotManifest) error {
+	if man.Group != m.group {
+		return fmt.Errorf("%w: a snapshot of group %d given to group %d", ErrCorruptSnapshot, man.Group, m.group)
+	}
+	return m.s.Install(context.Background(), dir, man)
+}
+
+var _ fsm.Snapshotter = (*Machine)(nil)

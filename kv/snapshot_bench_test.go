@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/raftpipe/raftpipe/fsm"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -54,18 +55,18 @@ func BenchmarkSnapshot(b *testing.B) {
 		b.ReportMetric(dataMB*float64(b.N)/d.Seconds(), "MB/s")
 		b.ReportMetric(0, "ns/op")
 	}
-	var man SnapshotManifest
+	var man fsm.SnapshotManifest
 	snapDir := filepath.Join(dir, "snap")
 	b.Run("create", func(b *testing.B) {
 		var total time.Duration
 		for b.Loop() {
 			os.RemoveAll(snapDir)
 			start := time.Now()
-			s, err := m.PrepareSnapshot()
+			s, err := m.prepareSnapshot()
 			if err != nil {
 				b.Fatal(err)
 			}
-			man, err = s.Write(snapDir, 64<<20)
+			man, err = s.write(snapDir, 64<<20)
 			s.Close()
 			if err != nil {
 				b.Fatal(err)
@@ -157,7 +158,7 @@ func appendUint64(v uint64) []byte {
 // transport snapshot stream between two transports on loopback and
 // extracts it into inDir, returning the time from the first archive byte
 // to the last file extracted and checked.
-func transferArchive(b *testing.B, dir, snapDir, inDir string, man SnapshotManifest) time.Duration {
+func transferArchive(b *testing.B, dir, snapDir, inDir string, man fsm.SnapshotManifest) time.Duration {
 	recv := &snapshotSink{got: make(chan transport.ReceivedSnapshot, 1)}
 	quiet := slog.New(slog.DiscardHandler)
 	rx, err := transport.New(transport.Config{ClusterID: 1, NodeID: 2, ListenAddr: "127.0.0.1:0", Handler: recv, Logger: quiet, SnapshotDir: filepath.Join(dir, "rx")})
@@ -221,7 +222,7 @@ func (s *snapshotSink) HandleSnapshot(r transport.ReceivedSnapshot) error {
 func (s *snapshotSink) Unreachable(uint64)                  {}
 func (s *snapshotSink) SnapshotStatus(uint64, uint64, bool) {}
 
-func copyDir(b *testing.B, from, to string, man SnapshotManifest) {
+func copyDir(b *testing.B, from, to string, man fsm.SnapshotManifest) {
 	if err := os.MkdirAll(to, 0o755); err != nil {
 		b.Fatal(err)
 	}

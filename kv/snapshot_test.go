@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/raftpipe/raftpipe/fsm"
 	"strings"
 	"testing"
 
@@ -42,12 +43,12 @@ func TestSnapshotInstallReplacesTheGroup(t *testing.T) {
 	src := openStore(t, fs)
 	a := machine(t, src, 5)
 	fill(t, a, 2000, "new")
-	source, err := a.PrepareSnapshot()
+	source, err := a.prepareSnapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	fill(t, a, 10, "after") // not in the snapshot
-	man, err := source.Write("snap", 16<<10)
+	man, err := source.write("snap", 16<<10)
 	source.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -96,8 +97,8 @@ func TestSnapshotInstallRefusesDamage(t *testing.T) {
 	src := openStore(t, fs)
 	a := machine(t, src, 1)
 	fill(t, a, 500, "v")
-	source, _ := a.PrepareSnapshot()
-	man, err := source.Write("snap", 4<<10)
+	source, _ := a.prepareSnapshot()
+	man, err := source.write("snap", 4<<10)
 	source.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestSnapshotInstallRefusesDamage(t *testing.T) {
 	}
 }
 
-func copyFiles(t *testing.T, from, to vfs.FS, dir string, man SnapshotManifest) {
+func copyFiles(t *testing.T, from, to vfs.FS, dir string, man fsm.SnapshotManifest) {
 	t.Helper()
 	if err := to.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -178,8 +179,8 @@ func TestSnapshotInstallSurvivesCrash(t *testing.T) {
 	src := openStore(t, fs)
 	a := machine(t, src, 1)
 	fill(t, a, 300, "snap")
-	source, _ := a.PrepareSnapshot()
-	man, err := source.Write("snap", 64<<10)
+	source, _ := a.prepareSnapshot()
+	man, err := source.write("snap", 64<<10)
 	source.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -204,5 +205,38 @@ func TestSnapshotInstallSurvivesCrash(t *testing.T) {
 	m := machine(t, after, 1)
 	if m.Applied() != man.Index || len(scanAll(t, m)) != 300 {
 		t.Fatalf("after a crash: applied %d with %d keys, want the snapshot's %d with 300", m.Applied(), len(scanAll(t, m)), man.Index)
+	}
+}
+
+// Through the fsm contract: a machine restores a snapshot of its own group
+// and refuses another group's.
+func TestMachineIsASnapshotter(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := Open(Options{Dir: "db", FS: fs, Logger: memOptions(fs).Logger, SnapshotFileBytes: 8 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, b := machine(t, s, 1), machine(t, s, 2)
+	fill(t, a, 100, "a")
+	var sn fsm.Snapshotter = a
+	src, err := sn.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, err := src.Write("snap")
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RecoverFromSnapshot("snap", man); !errors.Is(err, ErrCorruptSnapshot) || !strings.Contains(err.Error(), "group 1 given to group 2") {
+		t.Fatalf("another group's snapshot: %v", err)
+	}
+	fill(t, a, 5, "later")
+	if err := a.RecoverFromSnapshot("snap", man); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := get(t, a, "k00000"); a.Applied() != man.Index || v != "a-0" {
+		t.Fatalf("applied %d, k00000=%q: want the snapshot's %d and a-0", a.Applied(), v, man.Index)
 	}
 }

@@ -21,6 +21,8 @@ type Store struct {
 	cache *pebble.Cache
 	popts *pebble.Options
 	fs    vfs.FS
+	// snapshotFileBytes cuts a snapshot's SST files.
+	snapshotFileBytes int64
 
 	// The open batch and the machines with writes in it belong to the
 	// apply stage's goroutine, the only caller of Update and Commit.
@@ -49,7 +51,8 @@ func Open(opts Options) (*Store, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, cache: cache, popts: popts, fs: popts.FS, batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
+	return &Store{db: db, cache: cache, popts: popts, fs: popts.FS, snapshotFileBytes: opts.SnapshotFileBytes,
+		batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
 }
 
 // Machine returns the state machine of group, reading its applied index
