@@ -79,4 +79,3 @@ func TestInstallFaultThenRestartIsConsistent(t *testing.T) {
 		t.Fatalf("only %d faults were injected: the install touched its files fewer times than expected", faults)
 	}
 }
-
