@@ -16,16 +16,7 @@ import (
 // old applied index, or the snapshot's, whole, at its index; an install
 // that returned without error is always the latter.
 func TestInstallFaultThenRestartIsConsistent(t *testing.T) {
-	fs := vfs.NewMem()
-	src := openStore(t, fs)
-	a := machine(t, src, 1)
-	fill(t, a, 300, "new")
-	source, _ := a.prepareSnapshot()
-	man, err := source.write("snap", 4<<10)
-	source.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs, man := snapshotOfNew(t, 300, "new", 4<<10)
 	faults := 0
 	for k := int32(1); ; k++ {
 		mem := vfs.NewCrashableMem()

@@ -93,16 +93,7 @@ func TestSnapshotInstallReplacesTheGroup(t *testing.T) {
 // A truncated or corrupted snapshot file is refused with an error naming
 // it, and the group keeps its state.
 func TestSnapshotInstallRefusesDamage(t *testing.T) {
-	fs := vfs.NewMem()
-	src := openStore(t, fs)
-	a := machine(t, src, 1)
-	fill(t, a, 500, "v")
-	source, _ := a.prepareSnapshot()
-	man, err := source.write("snap", 4<<10)
-	source.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs, man := snapshotOfNew(t, 500, "v", 4<<10)
 	for name, damage := range map[string]func([]byte) []byte{
 		"truncated": func(b []byte) []byte { return b[:len(b)-10] },
 		"bit flip":  func(b []byte) []byte { c := append([]byte(nil), b...); c[len(c)/2] ^= 0x10; return c },
@@ -175,16 +166,7 @@ func writeFile(t *testing.T, fs vfs.FS, path string, b []byte) {
 // snapshot's state and applied index (Pebble's WAL is off, so nothing
 // rides on it: the ingest's own manifest edit is what makes it stick).
 func TestSnapshotInstallSurvivesCrash(t *testing.T) {
-	fs := vfs.NewMem()
-	src := openStore(t, fs)
-	a := machine(t, src, 1)
-	fill(t, a, 300, "snap")
-	source, _ := a.prepareSnapshot()
-	man, err := source.write("snap", 64<<10)
-	source.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs, man := snapshotOfNew(t, 300, "snap", 64<<10)
 	dfs := vfs.NewCrashableMem()
 	dst, err := Open(memOptions(dfs))
 	if err != nil {
@@ -239,4 +221,24 @@ func TestMachineIsASnapshotter(t *testing.T) {
 	if v, _ := get(t, a, "k00000"); a.Applied() != man.Index || v != "a-0" {
 		t.Fatalf("applied %d, k00000=%q: want the snapshot's %d and a-0", a.Applied(), v, man.Index)
 	}
+}
+
+// snapshotOfNew fills group 1 of a new in-memory store with n keys and
+// writes its snapshot into "snap", cut at fileBytes; it returns the
+// store's file system and the manifest.
+func snapshotOfNew(t *testing.T, n int, tag string, fileBytes int64) (vfs.FS, fsm.SnapshotManifest) {
+	t.Helper()
+	fs := vfs.NewMem()
+	a := machine(t, openStore(t, fs), 1)
+	fill(t, a, n, tag)
+	source, err := a.prepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	man, err := source.write("snap", fileBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs, man
 }
