@@ -200,12 +200,14 @@ func loopback() (rtt func() error, closeAll func(), err error) {
 	}
 	defer ln.Close() // one connection is all it takes
 	echoed := make(chan error, 1)
+	accepted := make(chan struct{})
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
 			echoed <- err
 			return
 		}
+		close(accepted)
 		defer conn.Close()
 		buf := make([]byte, messageBytes)
 		for {
@@ -223,6 +225,14 @@ func loopback() (rtt func() error, closeAll func(), err error) {
 	if err != nil {
 		ln.Close() // ends the Accept
 		return nil, nil, errors.Join(err, <-echoed)
+	}
+	// Closing the listener (deferred) while the connection still waits in
+	// its backlog would reset it: return only once it is accepted.
+	select {
+	case <-accepted:
+	case err := <-echoed:
+		conn.Close()
+		return nil, nil, fmt.Errorf("accept: %w", err)
 	}
 	out, in := make([]byte, messageBytes), make([]byte, messageBytes)
 	rtt = func() error {
