@@ -11,4 +11,9 @@
 // and the state catches up to exactly where it was. The log must therefore
 // keep every entry above the applied index Pebble has made durable: Store.Flush
 // says when that is (log compaction waits for it).
+//
+// Pebble v2 (github.com/cockroachdb/pebble/v2), not v1: a snapshot replaces
+// a group's span with IngestAndExcise, one atomic step of the LSM's
+// manifest, which v1 does not have (with v1 it would be a range delete and
+// an ingest, two steps a crash could fall between).
 package kv
