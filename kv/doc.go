@@ -13,7 +13,9 @@
 // says when that is (log compaction waits for it).
 //
 // Pebble v2 (github.com/cockroachdb/pebble/v2), not v1: a snapshot replaces
-// a group's span with IngestAndExcise, one atomic step of the LSM's
-// manifest, which v1 does not have (with v1 it would be a range delete and
-// an ingest, two steps a crash could fall between).
+// a group's span with IngestAndExcise, one atomic edit of the LSM's
+// manifest that also cuts the span's old data out of the tables holding
+// it. With v1 the old data could only be hidden, by a range tombstone
+// ingested with the new files, which every read and compaction of the
+// span then pays for until it is compacted away.
 package kv
