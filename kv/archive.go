@@ -9,7 +9,6 @@ import (
 	"hash/crc32"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -26,7 +25,7 @@ const archiveHeaderMax = 1 << 20
 
 // WriteArchive writes the snapshot in dir described by man to w.
 func WriteArchive(w io.Writer, fs vfs.FS, dir string, man fsm.SnapshotManifest) error {
-	hdr := encodeManifest(man)
+	hdr := fsm.EncodeManifest(man)
 	out := append([]byte(archiveMagic), binary.AppendUvarint(nil, uint64(len(hdr)))...)
 	out = append(out, hdr...)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(hdr, castagnoli))
@@ -52,71 +51,12 @@ func WriteArchive(w io.Writer, fs vfs.FS, dir string, man fsm.SnapshotManifest) 
 
 // ArchiveBytes is the size of the archive of man.
 func ArchiveBytes(man fsm.SnapshotManifest) int64 {
-	hdr := int64(len(encodeManifest(man)))
+	hdr := int64(len(fsm.EncodeManifest(man)))
 	n := int64(len(archiveMagic)) + int64(len(binary.AppendUvarint(nil, uint64(hdr)))) + hdr + 4
 	for _, f := range man.Files {
 		n += f.Bytes
 	}
 	return n
-}
-
-func encodeManifest(man fsm.SnapshotManifest) []byte {
-	b := binary.AppendUvarint(nil, man.Group)
-	b = binary.AppendUvarint(b, man.Index)
-	b = binary.AppendUvarint(b, uint64(len(man.Files)))
-	for _, f := range man.Files {
-		b = appendKey(b, []byte(f.Name))
-		b = binary.AppendUvarint(b, uint64(f.Bytes))
-		b = binary.LittleEndian.AppendUint32(b, f.CRC32C)
-	}
-	return b
-}
-
-// decodeManifest reads a header; names must be plain file names.
-func decodeManifest(b []byte) (fsm.SnapshotManifest, error) {
-	var man fsm.SnapshotManifest
-	bad := func(format string, args ...any) (fsm.SnapshotManifest, error) {
-		return fsm.SnapshotManifest{}, fmt.Errorf("%w: archive header: %s", ErrCorruptSnapshot, fmt.Sprintf(format, args...))
-	}
-	uv := func() (uint64, bool) {
-		v, w := binary.Uvarint(b)
-		if w <= 0 {
-			return 0, false
-		}
-		b = b[w:]
-		return v, true
-	}
-	var n uint64
-	var ok1, ok2, ok3 bool
-	man.Group, ok1 = uv()
-	man.Index, ok2 = uv()
-	n, ok3 = uv()
-	if !ok1 || !ok2 || !ok3 || n > uint64(len(b)) {
-		return bad("bad group, index or file count")
-	}
-	seen := map[string]bool{}
-	for i := range n {
-		name, rest, err := readBytes(b)
-		if err != nil {
-			return bad("file %d name: %v", i, err)
-		}
-		b = rest
-		size, ok := uv()
-		if !ok || size > 1<<50 || len(b) < 4 {
-			return bad("file %d size", i)
-		}
-		f := fsm.SnapshotFile{Name: string(name), Bytes: int64(size), CRC32C: binary.LittleEndian.Uint32(b)}
-		b = b[4:]
-		if f.Name == "" || f.Name != filepath.Base(f.Name) || strings.HasPrefix(f.Name, ".") || seen[f.Name] {
-			return bad("file %d name %q is not a plain, unique file name", i, f.Name)
-		}
-		seen[f.Name] = true
-		man.Files = append(man.Files, f)
-	}
-	if len(b) != 0 {
-		return bad("%d bytes after the files", len(b))
-	}
-	return man, nil
 }
 
 // ExtractArchive reads an archive from r into dir, checking every file's
@@ -140,9 +80,9 @@ func ExtractArchive(r io.Reader, fs vfs.FS, dir string) (fsm.SnapshotManifest, e
 	if crc32.Checksum(hdr[:n], castagnoli) != binary.LittleEndian.Uint32(hdr[n:]) {
 		return fsm.SnapshotManifest{}, fmt.Errorf("%w: archive header checksum", ErrCorruptSnapshot)
 	}
-	man, err := decodeManifest(hdr[:n])
+	man, err := fsm.DecodeManifest(hdr[:n])
 	if err != nil {
-		return fsm.SnapshotManifest{}, err
+		return fsm.SnapshotManifest{}, fmt.Errorf("archive header: %w", err)
 	}
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return man, err
