@@ -58,6 +58,15 @@ type Config struct {
 	BatchEntriesMax int
 	BatchBytesMax   int
 	BatchWait       time.Duration
+	// SnapshotEntries takes a snapshot of a group each time this many
+	// entries have been applied since the last, for a state machine that
+	// can (fsm.Snapshotter); 0, the default, takes none. For a machine that
+	// keeps its state on disk (fsm.Syncer) the log is then compacted to
+	// the newest snapshot at least SnapshotTailEntries behind. Off by
+	// default for now: until catch-up by snapshot runs in the pipeline, a
+	// follower that falls behind the compacted log cannot catch up.
+	SnapshotEntries     uint64
+	SnapshotTailEntries uint64
 	// FsyncWriteBytesMax cuts one drain of the fsync stage into several
 	// log writes; it must not exceed WAL.WriteBytesMax.
 	FsyncWriteBytesMax int
@@ -285,5 +294,8 @@ func (c Config) engineConfig(store *logstore.Store, sender stages.Sender, clock 
 		Logger:          c.Logger,
 		TickInterval:    c.TickInterval,
 		Clock:           clock,
+		Snapshot: stages.SnapshotConfig{
+			Dir: filepath.Join(c.DataDir, "state-snapshots"), Entries: c.SnapshotEntries, TailEntries: c.SnapshotTailEntries,
+		},
 	}
 }

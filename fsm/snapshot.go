@@ -22,6 +22,15 @@ type Snapshotter interface {
 	RecoverFromSnapshot(dir string, man SnapshotManifest) error
 }
 
+// Syncer is a state machine that keeps its state on disk but may hold
+// applied entries in memory for a while (kv's Pebble machines run without
+// a WAL). Sync makes every entry applied so far durable: the host calls it
+// before dropping the log below a snapshot, which a restart could
+// otherwise need to replay.
+type Syncer interface {
+	Sync() error
+}
+
 // SnapshotSource is a captured state, written out once and closed.
 type SnapshotSource interface {
 	// Index is the applied index the state is as of.

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/raftpipe/raftpipe"
+	"github.com/raftpipe/raftpipe/logstore"
 )
 
 // pebbleHost is a single-voter host whose groups keep their state in one
@@ -19,10 +22,14 @@ type pebbleHost struct {
 	store *Store
 }
 
-func startPebbleHost(t testing.TB, dir string, groups int) *pebbleHost {
+func startPebbleHost(t testing.TB, dir string, groups int, tune ...func(*raftpipe.Config)) *pebbleHost {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	h, err := raftpipe.NewHost(raftpipe.Config{NodeID: 1, DataDir: dir, ListenAddr: "127.0.0.1:0", Logger: quiet})
+	cfg := raftpipe.Config{NodeID: 1, DataDir: dir, ListenAddr: "127.0.0.1:0", Logger: quiet}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	h, err := raftpipe.NewHost(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,4 +110,56 @@ func TestHostOnPebbleRestartsWithoutReplay(t *testing.T) {
 	if again := p.h.Stats().Stages.Apply.Items; again > 4 {
 		t.Fatalf("after a clean restart the apply stage applied %d entries (before it: %d); want only the new ones", again, applied)
 	}
+}
+
+// With a snapshot policy the log is compacted behind the Pebble state,
+// which is synced first: a restart finds the state at or past the log's
+// snapshot, starts, and serves every key.
+func TestHostOnPebbleCompactsAndRestarts(t *testing.T) {
+	dir := t.TempDir()
+	policy := func(c *raftpipe.Config) { c.SnapshotEntries, c.SnapshotTailEntries = 200, 50 }
+	p := startPebbleHost(t, dir, 1, policy)
+	for i := range 1000 {
+		p.propose(t, 1, EncodePut(nil, fmt.Appendf(nil, "k%04d", i), fmt.Appendf(nil, "v%d", i)))
+	}
+	snaps := filepath.Join(dir, "state-snapshots", "1")
+	deadline := time.Now().Add(20 * time.Second)
+	oldest := func() uint64 { // the snapshot the log was compacted to
+		ents, _ := os.ReadDir(snaps)
+		var min uint64
+		for _, e := range ents {
+			if i, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && (min == 0 || i < min) {
+				min = i
+			}
+		}
+		return min
+	}
+	for {
+		if oldest() >= 500 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot was taken")
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	p.stop(t)
+	wal, err := logstore.Open(logstore.Options{Dir: filepath.Join(dir, "wal")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := wal.GroupStats(1).First
+	wal.Close()
+	if first < 500 {
+		t.Fatalf("the log still starts at %d after 1,000 entries with a snapshot every 200", first)
+	}
+	p = startPebbleHost(t, dir, 1, policy)
+	defer p.stop(t)
+	for _, i := range []int{0, 499, 999} {
+		v, err := p.h.Read(t.Context(), 1, EncodeGet(nil, fmt.Appendf(nil, "k%04d", i)), raftpipe.Stale)
+		if err != nil || string(v) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("after the restart: k%04d = %q, %v", i, v, err)
+		}
+	}
+	p.propose(t, 1, EncodePut(nil, []byte("after"), []byte("restart")))
 }

@@ -194,6 +194,11 @@ func (m *Machine) scan(q []byte) ([]byte, error) {
 	return append(binary.AppendUvarint(res, n), body...), nil
 }
 
+// Sync makes every committed entry durable (Store.Flush).
+func (m *Machine) Sync() error { return m.s.Flush() }
+
+var _ fsm.Syncer = (*Machine)(nil)
+
 // Applied is the last index committed to Pebble.
 func (m *Machine) Applied() uint64 { return m.applied.Load() }
 

@@ -43,6 +43,9 @@ type EngineConfig struct {
 	// Clock tells the time leases are checked against; the system clock
 	// if nil.
 	Clock Clock
+	// Snapshot is the snapshot and log compaction policy; none if its
+	// Entries is 0.
+	Snapshot SnapshotConfig
 }
 
 // Clock is the time source of the read path.
@@ -63,6 +66,8 @@ type Engine struct {
 	replicate *ReplicateStage
 	fsync     *FsyncStage
 	apply     *ApplyStage
+	snapshots *SnapshotStage // nil without a snapshot policy
+	snapDone  chan struct{}  // closed when the snapshot stage has returned
 
 	groups sync.Map // uint64 -> *groupHandle
 
@@ -132,6 +137,13 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if e.apply, err = NewApplyStage(cfg.ApplyCapacity, cfg.Wait); err != nil {
 		return nil, err
 	}
+	if cfg.Snapshot.Entries > 0 {
+		if cfg.Snapshot.Dir == "" {
+			return nil, fmt.Errorf("stages: a snapshot policy needs a folder")
+		}
+		e.snapshots = newSnapshotStage(e, cfg.Snapshot)
+		e.apply.afterApply = e.snapshots.noteApplied
+	}
 	return e, nil
 }
 
@@ -153,6 +165,13 @@ func (e *Engine) Start() {
 	run("replicate", e.replicate.Run)
 	run("fsync", e.fsync.Run)
 	run("apply", e.apply.Run)
+	if e.snapshots != nil {
+		e.snapDone = make(chan struct{})
+		go func() {
+			defer close(e.snapDone)
+			e.snapshots.run()
+		}()
+	}
 }
 
 // fail records the first stage failure; the host stops on it.
@@ -185,7 +204,7 @@ func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus
 	if e.stopped.Load() {
 		return ErrStopped
 	}
-	h := &groupHandle{id: group, worker: int(group % uint64(len(e.workers))), sm: sm, stopped: make(chan struct{})}
+	h := &groupHandle{id: group, worker: int(group % uint64(len(e.workers))), sm: sm, stopped: make(chan struct{}), startMembers: members}
 	if _, loaded := e.groups.LoadOrStore(group, h); loaded {
 		return fmt.Errorf("%w: %d", ErrGroupExists, group)
 	}
@@ -350,6 +369,10 @@ func (e *Engine) Stop() error {
 	e.fsync.Close()
 	e.apply.Close()
 	e.wg.Wait()
+	if e.snapshots != nil { // the apply stage, its only producer, has returned
+		e.snapshots.close()
+		<-e.snapDone
+	}
 	for _, w := range e.workers {
 		w.failPending(ErrStopped)
 	}

@@ -44,7 +44,7 @@ func testLog() *slog.Logger {
 
 // startNodes starts n hosts' engines on loopback transports and in-memory
 // logs, ticking every 10 ms, each running groups with members 1..n.
-func startNodes(t *testing.T, n int, groups int) []*testNode {
+func startNodes(t *testing.T, n int, groups int, tune ...func(*EngineConfig)) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, n)
 	for i := range nodes {
@@ -59,12 +59,16 @@ func startNodes(t *testing.T, n int, groups int) []*testNode {
 			t.Fatal(err)
 		}
 		cc := consensus.DefaultConfig()
-		e, err := NewEngine(EngineConfig{
+		ecfg := EngineConfig{
 			NodeID: id, Workers: 2, WorkerCapacity: 1024, ReplicateCapacity: 4096, FsyncCapacity: 1024, ApplyCapacity: 1024,
 			Batch:           BatchConfig{Capacity: 4096, EntriesMax: 256, BytesMax: 1 << 20},
 			FsyncWriteBytes: 16 << 20, Wait: ringbuf.Blocking, Consensus: cc, Store: st, Sender: tr, Logger: testLog(),
 			TickInterval: 10 * time.Millisecond,
-		})
+		}
+		for _, f := range tune {
+			f(&ecfg)
+		}
+		e, err := NewEngine(ecfg)
 		if err != nil {
 			t.Fatal(err)
 		}

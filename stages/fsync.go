@@ -22,6 +22,10 @@ type PersistRequest struct {
 	Snapshot  *consensus.SnapshotMeta
 	Entries   []consensus.Entry
 	HardState consensus.HardState
+	// Compact, if set, makes this a compaction of the group's log up to a
+	// snapshot the host took, and nothing else: it is written on its own,
+	// after the drain's other writes, and acknowledged to nobody.
+	Compact *consensus.SnapshotMeta
 }
 
 // PersistAck says that the write Seq of Group is durable.
@@ -72,6 +76,8 @@ type FsyncStage struct {
 	lastHS   map[uint64]consensus.HardState // the newest per group, on disk or in deferred
 	deferred map[uint64]consensus.HardState // commit-only hard states not written yet
 	byWorker map[int][]PersistAck
+	// compactions wait for the end of the drain's writes.
+	compactions []PersistRequest
 }
 
 // NewFsyncStage returns a stage writing to store; ack is called from the
@@ -137,6 +143,10 @@ func (s *FsyncStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
 func (s *FsyncStage) handle(reqs []PersistRequest, end bool) error {
 	for i := range reqs {
 		r := &reqs[i]
+		if r.Compact != nil {
+			s.compactions = append(s.compactions, *r)
+			continue
+		}
 		if r.Snapshot != nil {
 			s.batch.InstallSnapshot(r.Group, *r.Snapshot)
 		}
@@ -164,8 +174,28 @@ func (s *FsyncStage) handle(reqs []PersistRequest, end bool) error {
 		}
 	}
 	if end {
-		return s.flush()
+		if err := s.flush(); err != nil {
+			return err
+		}
+		return s.compactLogs()
 	}
+	return nil
+}
+
+// compactLogs writes the drain's compactions, each on its own, after the
+// drain's entries. A compaction the log refuses (ErrInvalidWrite: the log
+// already starts past it, after a snapshot was installed, say) leaves the
+// log as it was and is dropped; the next snapshot brings another.
+func (s *FsyncStage) compactLogs() error {
+	for _, r := range s.compactions {
+		var b logstore.Batch
+		b.Compact(r.Group, r.Compact.Index, r.Compact.Membership)
+		if err := s.store.Write(&b); err != nil && !errors.Is(err, logstore.ErrInvalidWrite) {
+			return fmt.Errorf("stages: fsync stage stopped: compacting group %d to %d: %w", r.Group, r.Compact.Index, err)
+		}
+	}
+	clear(s.compactions)
+	s.compactions = s.compactions[:0]
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/raftpipe/raftpipe/consensus"
 	"github.com/raftpipe/raftpipe/fsm"
 )
 
@@ -14,6 +15,9 @@ type groupHandle struct {
 	worker  int
 	sm      fsm.StateMachine
 	stopped chan struct{} // closed when the group stops
+	// startMembers is the membership the group was started with, in force
+	// until the log's first snapshot or membership entry.
+	startMembers consensus.Membership
 	role    atomic.Uint32
 	term    atomic.Uint64
 	leader  atomic.Uint64

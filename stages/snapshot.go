@@ -1,0 +1,334 @@
+package stages
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/raftpipe/raftpipe/consensus"
+	"github.com/raftpipe/raftpipe/fsm"
+)
+
+// SnapshotConfig is a host's snapshot policy.
+type SnapshotConfig struct {
+	// Dir keeps each group's snapshots, one folder per snapshot:
+	// Dir/<group>/<index>/.
+	Dir string
+	// Entries takes a snapshot of a group each time this many entries
+	// have been applied since its last one; 0 takes none.
+	Entries uint64
+	// TailEntries is how much log compaction keeps behind the newest
+	// snapshot, for followers a little behind: the log is compacted to the
+	// newest snapshot at least this far behind it, and the snapshots older
+	// than that one are removed.
+	TailEntries uint64
+}
+
+// snapshotJob is a captured state on its way to disk.
+type snapshotJob struct {
+	group uint64
+	sm    fsm.StateMachine
+	src   fsm.SnapshotSource
+}
+
+// SnapshotStage takes the groups' snapshots off the apply path. The apply
+// stage counts what it applies per group (noteApplied, on its goroutine)
+// and, every Entries, captures the state between two drains, which is
+// cheap (fsm.Snapshotter); this stage writes it out, then, for a machine
+// whose applied state is durable (fsm.Syncer), has the fsync stage compact
+// the log up to the newest snapshot at least TailEntries behind. A machine
+// that keeps nothing on disk gets snapshots but keeps its log: after a
+// restart it starts from the log, not (yet) from its snapshot.
+type SnapshotStage struct {
+	cfg   SnapshotConfig
+	e     *Engine
+	log   *slog.Logger
+	jobs  chan snapshotJob
+	since map[uint64]uint64 // the apply stage's: entries applied since the last capture
+
+	mu   sync.Mutex
+	busy map[uint64]bool // groups with a job under way
+}
+
+// snapshotMetaFile holds a snapshot's consensus metadata (term and
+// membership at its index); snapshotManifestFile its fsm manifest.
+const (
+	snapshotMetaFile     = "META"
+	snapshotManifestFile = "MANIFEST"
+)
+
+func newSnapshotStage(e *Engine, cfg SnapshotConfig) *SnapshotStage {
+	return &SnapshotStage{cfg: cfg, e: e, log: e.log, jobs: make(chan snapshotJob, 64), since: map[uint64]uint64{}, busy: map[uint64]bool{}}
+}
+
+// noteApplied counts n entries applied to group's sm and captures a
+// snapshot when one is due. It runs on the apply stage's goroutine,
+// between drains.
+func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, n int) {
+	sn, ok := sm.(fsm.Snapshotter)
+	if !ok || s.cfg.Entries == 0 {
+		return
+	}
+	s.since[group] += uint64(n)
+	if s.since[group] < s.cfg.Entries {
+		return
+	}
+	s.mu.Lock()
+	if s.busy[group] {
+		s.mu.Unlock()
+		return // the last one is still being written: try after the next drain
+	}
+	s.busy[group] = true
+	s.mu.Unlock()
+	src, err := sn.PrepareSnapshot()
+	if err != nil {
+		s.log.Error("snapshot capture failed", "group", group, "err", err)
+		s.done(group)
+		return
+	}
+	select {
+	case s.jobs <- snapshotJob{group: group, sm: sm, src: src}:
+		s.since[group] = 0
+	default: // the queue is full: drop this capture, try again later
+		src.Close()
+		s.done(group)
+	}
+}
+
+func (s *SnapshotStage) done(group uint64) {
+	s.mu.Lock()
+	delete(s.busy, group)
+	s.mu.Unlock()
+}
+
+// run writes the captured snapshots until close.
+func (s *SnapshotStage) run() {
+	for j := range s.jobs {
+		if err := s.take(j); err != nil {
+			s.log.Error("snapshot failed", "group", j.group, "index", j.src.Index(), "err", err)
+		}
+		j.src.Close()
+		s.done(j.group)
+	}
+}
+
+func (s *SnapshotStage) close() { close(s.jobs) }
+
+// take writes one snapshot into its folder, atomically (a temporary
+// folder renamed into place), then compacts the log if it may.
+func (s *SnapshotStage) take(j snapshotJob) error {
+	index := j.src.Index()
+	if index == 0 {
+		return nil
+	}
+	storage := s.e.cfg.Store.Storage(j.group)
+	meta, err := s.metaAt(j.group, storage, index)
+	if err != nil {
+		return err
+	}
+	groupDir := filepath.Join(s.cfg.Dir, strconv.FormatUint(j.group, 10))
+	final := filepath.Join(groupDir, strconv.FormatUint(index, 10))
+	if _, err := os.Stat(final); err == nil {
+		return nil // taken already
+	}
+	tmp := final + ".tmp"
+	os.RemoveAll(tmp)
+	man, err := j.src.Write(tmp)
+	if err != nil {
+		return err
+	}
+	man.Group = j.group
+	if err := writeFileSynced(filepath.Join(tmp, snapshotManifestFile), fsm.EncodeManifest(man)); err != nil {
+		return err
+	}
+	if err := writeFileSynced(filepath.Join(tmp, snapshotMetaFile), encodeSnapshotMeta(meta)); err != nil {
+		return err
+	}
+	if err := syncDirPath(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	if err := syncDirPath(groupDir); err != nil {
+		return err
+	}
+	syncer, ok := j.sm.(fsm.Syncer)
+	if !ok || s.cfg.TailEntries >= index {
+		return nil
+	}
+	// The log below the compaction point must be durable in the state
+	// machine first: a restart replays the log from the machine's applied
+	// index, which must not fall below the log's start.
+	if err := syncer.Sync(); err != nil {
+		return fmt.Errorf("sync the state machine: %w", err)
+	}
+	return s.compact(j.group, groupDir, index-s.cfg.TailEntries)
+}
+
+// compact compacts the group's log to its newest snapshot at or below
+// limit, whose metadata the log then records, and removes older snapshots.
+func (s *SnapshotStage) compact(group uint64, groupDir string, limit uint64) error {
+	indexes, err := snapshotIndexes(groupDir)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(indexes, func(x uint64) bool { return x > limit })
+	if i == -1 {
+		i = len(indexes)
+	}
+	if i == 0 {
+		return nil // no snapshot far enough behind yet
+	}
+	target := indexes[i-1]
+	b, err := os.ReadFile(filepath.Join(groupDir, strconv.FormatUint(target, 10), snapshotMetaFile))
+	if err != nil {
+		return err
+	}
+	meta, err := decodeSnapshotMeta(b)
+	if err != nil {
+		return fmt.Errorf("snapshot %d: %w", target, err)
+	}
+	if err := s.e.fsync.Submit(s.e.ctx, PersistRequest{Group: group, Compact: &meta}); err != nil {
+		return err
+	}
+	for _, old := range indexes[:i-1] {
+		os.RemoveAll(filepath.Join(groupDir, strconv.FormatUint(old, 10)))
+	}
+	return nil
+}
+
+// metaAt returns the term and membership of group at index: the
+// membership of the log's snapshot (or the one the group started with),
+// changed by every membership entry of the log up to index.
+func (s *SnapshotStage) metaAt(group uint64, storage consensus.Storage, index uint64) (consensus.SnapshotMeta, error) {
+	term, err := storage.Term(index)
+	if err != nil {
+		return consensus.SnapshotMeta{}, fmt.Errorf("term at %d: %w", index, err)
+	}
+	snap, err := storage.Snapshot()
+	if err != nil {
+		return consensus.SnapshotMeta{}, err
+	}
+	members := snap.Membership
+	if snap.IsZero() {
+		v, ok := s.e.groups.Load(group)
+		if !ok {
+			return consensus.SnapshotMeta{}, fmt.Errorf("%w: %d", ErrGroupNotFound, group)
+		}
+		members = v.(*groupHandle).startMembers
+	}
+	for lo := snap.Index + 1; lo <= index; {
+		ents, err := storage.Entries(lo, index+1, 16<<20)
+		if err != nil {
+			return consensus.SnapshotMeta{}, fmt.Errorf("entries [%d, %d]: %w", lo, index, err)
+		}
+		for _, e := range ents {
+			if e.Type == consensus.EntryMembership {
+				rec, err := consensus.DecodeMembershipEntry(e.Data)
+				if err != nil {
+					return consensus.SnapshotMeta{}, fmt.Errorf("membership entry %d: %w", e.Index, err)
+				}
+				members = rec.Result
+			}
+		}
+		lo = ents[len(ents)-1].Index + 1
+	}
+	return consensus.SnapshotMeta{Index: index, Term: term, Membership: members}, nil
+}
+
+// snapshotIndexes lists the indexes of the whole snapshots in groupDir,
+// ascending.
+func snapshotIndexes(groupDir string) ([]uint64, error) {
+	ents, err := os.ReadDir(groupDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, e := range ents {
+		if i, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && e.IsDir() {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// encodeSnapshotMeta: uvarint index | uvarint term | uvarint n voters |
+// voters | uvarint n learners | learners.
+func encodeSnapshotMeta(m consensus.SnapshotMeta) []byte {
+	b := binary.AppendUvarint(nil, m.Index)
+	b = binary.AppendUvarint(b, m.Term)
+	for _, ids := range [][]uint64{m.Membership.Voters, m.Membership.Learners} {
+		b = binary.AppendUvarint(b, uint64(len(ids)))
+		for _, id := range ids {
+			b = binary.AppendUvarint(b, id)
+		}
+	}
+	return b
+}
+
+var errBadSnapshotMeta = errors.New("stages: corrupt snapshot metadata")
+
+func decodeSnapshotMeta(b []byte) (consensus.SnapshotMeta, error) {
+	var m consensus.SnapshotMeta
+	next := func() (uint64, error) {
+		v, w := binary.Uvarint(b)
+		if w <= 0 {
+			return 0, errBadSnapshotMeta
+		}
+		b = b[w:]
+		return v, nil
+	}
+	var err error
+	if m.Index, err = next(); err != nil {
+		return m, err
+	}
+	if m.Term, err = next(); err != nil {
+		return m, err
+	}
+	for _, ids := range []*[]uint64{&m.Membership.Voters, &m.Membership.Learners} {
+		n, err := next()
+		if err != nil || n > uint64(len(b)) {
+			return m, errBadSnapshotMeta
+		}
+		for range n {
+			id, err := next()
+			if err != nil {
+				return m, err
+			}
+			*ids = append(*ids, id)
+		}
+	}
+	if len(b) != 0 {
+		return m, errBadSnapshotMeta
+	}
+	return m, nil
+}
+
+func writeFileSynced(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+func syncDirPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,128 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/raftpipe/raftpipe/consensus"
+	"github.com/raftpipe/raftpipe/fsm"
+	"github.com/raftpipe/raftpipe/logstore"
+	"github.com/raftpipe/raftpipe/ringbuf"
+	"github.com/raftpipe/raftpipe/transport"
+)
+
+// durableKV is a MemKV that claims its applied state durable, as an
+// on-disk machine would after Sync.
+type durableKV struct {
+	*fsm.MemKV
+	syncs atomic.Int32
+}
+
+func (d *durableKV) Sync() error { d.syncs.Add(1); return nil }
+
+type nowhere struct{}
+
+func (nowhere) Send([]transport.Msg) {}
+
+// A group whose machine takes snapshots and keeps its state durable gets a
+// snapshot every Entries applied, written whole into its folder with its
+// manifest and metadata, and its log compacted to the newest snapshot at
+// least TailEntries behind; older snapshots are removed. The group goes
+// on serving.
+func TestSnapshotPolicyCompactsTheLog(t *testing.T) {
+	st, _, err := logstore.OpenInMemory(nil, logstore.Options{Dir: "wal", SegmentBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir := t.TempDir()
+	e, err := NewEngine(EngineConfig{
+		NodeID: 1, Workers: 1, WorkerCapacity: 256, ReplicateCapacity: 256, FsyncCapacity: 256, ApplyCapacity: 256,
+		Batch: BatchConfig{Capacity: 256, EntriesMax: 64, BytesMax: 1 << 20}, FsyncWriteBytes: 1 << 20,
+		Wait: ringbuf.Blocking, Consensus: consensus.DefaultConfig(), Store: st, Sender: nowhere{}, Logger: testLog(),
+		TickInterval: 10 * time.Millisecond,
+		Snapshot:     SnapshotConfig{Dir: dir, Entries: 50, TailEntries: 20},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	defer e.Stop()
+	stopTicks := make(chan struct{})
+	defer close(stopTicks)
+	go func() {
+		for {
+			select {
+			case <-stopTicks:
+				return
+			case <-time.After(10 * time.Millisecond):
+				e.Tick()
+			}
+		}
+	}()
+	sm := &durableKV{MemKV: fsm.NewMemKV()}
+	if err := e.StartGroup(t.Context(), 1, consensus.Membership{Voters: []uint64{1}}, sm); err != nil {
+		t.Fatal(err)
+	}
+	put := func(i int) {
+		t.Helper()
+		for {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			_, err := e.Propose(ctx, 1, fsm.EncodePut(nil, []byte("k"), []byte(strconv.Itoa(i))))
+			cancel()
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, ErrNotLeader) {
+				t.Fatal(err)
+			}
+			<-time.After(5 * time.Millisecond)
+		}
+	}
+	for i := range 300 {
+		put(i)
+	}
+	groupDir := filepath.Join(dir, "1")
+	deadline := time.Now().Add(10 * time.Second)
+	for st.GroupStats(1).First < 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log still starts at %d after 300 entries with a snapshot every 50", st.GroupStats(1).First)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	compactedTo := st.GroupStats(1).First - 1
+	indexes, err := snapshotIndexes(groupDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(indexes) == 0 || indexes[0] != compactedTo {
+		t.Fatalf("snapshots %v, log compacted to %d: the oldest kept snapshot must be the one the log starts after", indexes, compactedTo)
+	}
+	newest := indexes[len(indexes)-1]
+	if compactedTo+20 > newest {
+		t.Fatalf("compacted to %d, within the 20-entry tail of the newest snapshot %d", compactedTo, newest)
+	}
+	for _, f := range []string{snapshotManifestFile, snapshotMetaFile, "memkv.snap"} {
+		if _, err := os.Stat(filepath.Join(groupDir, strconv.FormatUint(newest, 10), f)); err != nil {
+			t.Fatalf("snapshot %d: %v", newest, err)
+		}
+	}
+	snap, _ := st.Storage(1).Snapshot()
+	if snap.Index != compactedTo || len(snap.Membership.Voters) != 1 {
+		t.Fatalf("the log's snapshot %+v, want index %d with the group's membership", snap, compactedTo)
+	}
+	if sm.syncs.Load() == 0 {
+		t.Fatal("the log was compacted without syncing the machine first")
+	}
+	put(300)
+	if v, _ := sm.Lookup([]byte("k")); string(v) != "300" {
+		t.Fatalf("k = %q after compaction", v)
+	}
+
+}
