@@ -18,11 +18,11 @@ type groupHandle struct {
 	// startMembers is the membership the group was started with, in force
 	// until the log's first snapshot or membership entry.
 	startMembers consensus.Membership
-	role    atomic.Uint32
-	term    atomic.Uint64
-	leader  atomic.Uint64
-	commit  atomic.Uint64
-	applied atomic.Uint64
+	role         atomic.Uint32
+	term         atomic.Uint64
+	leader       atomic.Uint64
+	commit       atomic.Uint64
+	applied      atomic.Uint64
 	// leaseUntil is the end of the leader's lease on the host's clock, in
 	// Unix nanoseconds; 0 when it holds none.
 	leaseUntil atomic.Int64
