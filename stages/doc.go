@@ -29,6 +29,9 @@
 //     worker for its index to be applied.
 //   - Rare operations (membership changes, leader transfer, stopping a
 //     group) run on the worker as calls (control.go).
+//   - The snapshot stage (snapshot.go) writes the snapshots the apply
+//     stage captures between drains, off the apply path, and has the fsync
+//     stage compact the logs behind them.
 //
 // Engine (engine.go) wires them for one host; the root package's Host
 // adds the log, the transport and the ticks.
