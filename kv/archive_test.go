@@ -35,11 +35,11 @@ func archived(t testing.TB) ([]byte, fsm.SnapshotManifest) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := WriteArchive(&buf, fs, "snap", man); err != nil {
+	if err := fsm.WriteArchive(&buf, fs, "snap", man); err != nil {
 		t.Fatal(err)
 	}
-	if int64(buf.Len()) != ArchiveBytes(man) {
-		t.Fatalf("archive of %d bytes, ArchiveBytes says %d", buf.Len(), ArchiveBytes(man))
+	if int64(buf.Len()) != fsm.ArchiveBytes(man) {
+		t.Fatalf("archive of %d bytes, ArchiveBytes says %d", buf.Len(), fsm.ArchiveBytes(man))
 	}
 	return buf.Bytes(), man
 }
@@ -48,7 +48,7 @@ func archived(t testing.TB) ([]byte, fsm.SnapshotManifest) {
 func TestArchiveRoundTrip(t *testing.T) {
 	data, man := archived(t)
 	fs := vfs.NewMem()
-	got, err := ExtractArchive(bytes.NewReader(data), fs, "in")
+	got, err := fsm.ExtractArchive(bytes.NewReader(data), fs, "in")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +75,11 @@ func TestArchiveRefusesDamage(t *testing.T) {
 	}{
 		"truncated": {data[:len(data)-7], last},
 		"flipped":   {flip(data, len(data)-100), last},
-		"header":    {flip(data, len(archiveMagic)+3), "header"},
+		"header":    {flip(data, len("RPSNAP1\n")+3), "header"},
 		"magic":     {append([]byte("RPSNAP2\n"), data[8:]...), "not a snapshot archive"},
 		"trailing":  {append(append([]byte(nil), data...), 0), "bytes after the last file"},
 	} {
-		_, err := ExtractArchive(bytes.NewReader(tc.data), vfs.NewMem(), "in")
+		_, err := fsm.ExtractArchive(bytes.NewReader(tc.data), vfs.NewMem(), "in")
 		if !errors.Is(err, ErrCorruptSnapshot) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want ErrCorruptSnapshot naming %q", name, err, tc.want)
 		}
@@ -101,7 +101,7 @@ func FuzzExtractArchive(f *testing.F) {
 	f.Add(data[:40])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fs := vfs.NewMem()
-		man, err := ExtractArchive(bytes.NewReader(b), fs, "in")
+		man, err := fsm.ExtractArchive(bytes.NewReader(b), fs, "in")
 		if err != nil {
 			if !errors.Is(err, ErrCorruptSnapshot) {
 				t.Fatalf("error %v is not ErrCorruptSnapshot", err)

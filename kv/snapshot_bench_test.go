@@ -180,12 +180,12 @@ func transferArchive(b *testing.B, dir, snapDir, inDir string, man fsm.SnapshotM
 	}
 	defer os.Remove(archive)
 	defer f.Close()
-	if err := WriteArchive(f, vfs.Default, snapDir, man); err != nil {
+	if err := fsm.WriteArchive(f, vfs.Default, snapDir, man); err != nil {
 		b.Fatal(err)
 	}
 	msg := consensus.Message{Type: consensus.MsgSnap, From: 1, To: 2, Term: 1,
 		Snapshot: &consensus.SnapshotMeta{Index: man.Index, Term: 1, Membership: consensus.Membership{Voters: []uint64{1, 2}}}}
-	if err := tx.SendSnapshot(transport.OutgoingSnapshot{Group: man.Group, Message: msg, Data: f, Size: ArchiveBytes(man)}); err != nil {
+	if err := tx.SendSnapshot(transport.OutgoingSnapshot{Group: man.Group, Message: msg, Data: f, Size: fsm.ArchiveBytes(man)}); err != nil {
 		b.Fatal(err)
 	}
 	var got transport.ReceivedSnapshot
@@ -200,7 +200,7 @@ func transferArchive(b *testing.B, dir, snapDir, inDir string, man fsm.SnapshotM
 	}
 	defer os.Remove(got.Path)
 	defer in.Close()
-	if _, err := ExtractArchive(in, vfs.Default, inDir); err != nil {
+	if _, err := fsm.ExtractArchive(in, vfs.Default, inDir); err != nil {
 		b.Fatal(err)
 	}
 	return time.Since(start)
