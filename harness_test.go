@@ -22,6 +22,8 @@ type cluster struct {
 	opts   []hostOptions
 	hosts  []*Host // nil while a host is down
 	sms    []map[uint64]*fsm.MemKV
+	// wrap, if set, is the state machine each MemKV is started as.
+	wrap func(*fsm.MemKV) fsm.StateMachine
 }
 
 func testLogger() *slog.Logger {
@@ -33,10 +35,13 @@ func testLogger() *slog.Logger {
 
 // newCluster starts n hosts; tune, if not nil, adjusts each host's config
 // and options before it starts. The hosts stop when the test ends.
-func newCluster(t *testing.T, n, groups int, tune func(i int, cfg *Config, o *hostOptions)) *cluster {
+func newCluster(t *testing.T, n, groups int, tune func(i int, cfg *Config, o *hostOptions), wrap ...func(*fsm.MemKV) fsm.StateMachine) *cluster {
 	t.Helper()
 	c := &cluster{t: t, groups: groups, cfgs: make([]Config, n), opts: make([]hostOptions, n),
 		hosts: make([]*Host, n), sms: make([]map[uint64]*fsm.MemKV, n)}
+	if len(wrap) > 0 {
+		c.wrap = wrap[0]
+	}
 	for i := range n {
 		c.cfgs[i] = Config{NodeID: uint64(i + 1), DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: testLogger()}
 		c.cfgs[i].WAL.SegmentBytes = 4 << 20
@@ -90,7 +95,11 @@ func (c *cluster) startGroups(i int) {
 	for g := uint64(1); g <= uint64(c.groups); g++ {
 		sm := fsm.NewMemKV()
 		c.sms[i][g] = sm
-		if err := c.hosts[i].StartGroup(c.t.Context(), g, c.members(), sm); err != nil {
+		var machine fsm.StateMachine = sm
+		if c.wrap != nil {
+			machine = c.wrap(sm)
+		}
+		if err := c.hosts[i].StartGroup(c.t.Context(), g, c.members(), machine); err != nil {
 			c.t.Fatalf("host %d group %d: %v", i+1, g, err)
 		}
 	}

@@ -278,7 +278,11 @@ func (t *hostHandler) HandleMessages(batch []transport.Msg) {
 }
 
 func (t *hostHandler) HandleSnapshot(s transport.ReceivedSnapshot) error {
-	return errors.New("raftpipe: snapshots are not supported yet (they come with the on-disk state machines)")
+	e := t.e.Load()
+	if e == nil {
+		return ErrStopped
+	}
+	return e.ReceiveSnapshot(s)
 }
 
 func (t *hostHandler) Unreachable(node uint64) {

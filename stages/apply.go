@@ -25,6 +25,12 @@ type ApplyTask struct {
 	// Barrier, if set, is closed once everything submitted before the task
 	// is applied; such a task carries no entries.
 	Barrier chan struct{}
+	// Install, if set, replaces the state machine's state with a received
+	// snapshot (fsm.Snapshotter), after what was submitted before it and
+	// before what comes after; Installed is then called with its index.
+	// Such a task carries no entries.
+	Install   *installInfo
+	Installed func(group, index uint64)
 }
 
 // ApplyStage applies the committed entries of every group, off the
@@ -91,8 +97,15 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 		clear(s.stores)
 	}()
 	for i := 0; i < len(tasks); {
+		if tasks[i].Install != nil {
+			if err := s.install(tasks[i]); err != nil {
+				return s.fail(err, tasks)
+			}
+			i++
+			continue
+		}
 		j := i + 1
-		for j < len(tasks) && tasks[j].Group == tasks[i].Group {
+		for j < len(tasks) && tasks[j].Group == tasks[i].Group && tasks[j].Install == nil {
 			j++
 		}
 		run := applyRun{tasks: tasks[i:j], lo: len(s.ents)}
@@ -138,6 +151,27 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 		}
 	}
 	s.stats.record(len(s.ents), time.Since(start))
+	return nil
+}
+
+// install loads a received snapshot into its state machine. Whatever this
+// drain wrote before it into shared stores is committed first: the
+// snapshot replaces the group's state, and nothing written before it may
+// land on top.
+func (s *ApplyStage) install(t ApplyTask) error {
+	sn, ok := t.SM.(fsm.Snapshotter)
+	if !ok {
+		return fmt.Errorf("stages: group %d: a snapshot arrived for a state machine that cannot load one", t.Group)
+	}
+	for _, c := range s.stores {
+		if err := c.Commit(); err != nil {
+			return fmt.Errorf("stages: state machine store failed to commit: %w", err)
+		}
+	}
+	if err := sn.RecoverFromSnapshot(t.Install.dir, t.Install.man); err != nil {
+		return fmt.Errorf("stages: group %d: load snapshot %d: %w", t.Group, t.Install.man.Index, err)
+	}
+	t.Installed(t.Group, t.Install.man.Index)
 	return nil
 }
 

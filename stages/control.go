@@ -132,6 +132,7 @@ func (e *Engine) Unreachable(node uint64) {
 // SnapshotStatus tells group's leader how sending a snapshot to node
 // ended.
 func (e *Engine) SnapshotStatus(group, node uint64, ok bool) {
+	e.closeOutgoing(group, node)
 	h, err := e.handle(group)
 	if err != nil {
 		return

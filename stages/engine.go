@@ -68,6 +68,9 @@ type Engine struct {
 	apply     *ApplyStage
 	snapshots *SnapshotStage // nil without a snapshot policy
 	snapDone  chan struct{}  // closed when the snapshot stage has returned
+	out       outgoing       // snapshot streams being sent
+	installs  sync.Map       // group -> installInfo: received, not yet handed out by the core
+	bg        sync.WaitGroup // snapshot sends being started
 
 	groups sync.Map // uint64 -> *groupHandle
 
@@ -110,7 +113,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg.Consensus.LeaseDriftTicks = def.LeaseDriftTicks
 	}
 	e := &Engine{
-		cfg: cfg, log: cfg.Logger, failed: make(chan struct{}),
+		cfg: cfg, log: cfg.Logger, failed: make(chan struct{}), out: outgoing{open: map[[2]uint64]*fsm.ArchiveReader{}},
 		clock: cfg.Clock, tickInterval: cfg.TickInterval,
 		electionTicks: cfg.Consensus.ElectionTicks, leaseDriftTicks: cfg.Consensus.LeaseDriftTicks,
 		readRoundTicksMax: 2 * uint64(cfg.Consensus.ElectionTicks),
@@ -376,6 +379,7 @@ func (e *Engine) Stop() error {
 	for _, w := range e.workers {
 		w.failPending(ErrStopped)
 	}
+	e.bg.Wait()
 	return e.Err()
 }
 

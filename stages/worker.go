@@ -79,9 +79,10 @@ type groupStart struct {
 type inbox struct {
 	mu      sync.Mutex
 	acks    []PersistAck
-	applied map[uint64]uint64
-	ticks   int
-	reports []report
+	applied   map[uint64]uint64
+	installed map[uint64]uint64 // snapshots loaded into their state machines
+	ticks     int
+	reports   []report
 }
 
 // report is news from the transport for one group's core, or for all of
@@ -117,7 +118,7 @@ func newWorker(e *Engine, id, capacity int, wait ringbuf.WaitStrategy) (*worker,
 	if err != nil {
 		return nil, fmt.Errorf("stages: worker ring: %w", err)
 	}
-	w := &worker{id: id, e: e, ring: ring, groups: map[uint64]*groupState{}, in: inbox{applied: map[uint64]uint64{}}}
+	w := &worker{id: id, e: e, ring: ring, groups: map[uint64]*groupState{}, in: inbox{applied: map[uint64]uint64{}, installed: map[uint64]uint64{}}}
 	// A lease starts at most an election timeout ago.
 	w.tickTimes = make([]time.Time, max(256, 2*e.electionTicks))
 	w.tickTimes[0] = e.clock.Now()
@@ -138,6 +139,13 @@ func (w *worker) persisted(acks []PersistAck) {
 func (w *worker) appliedTo(group, index uint64) {
 	w.in.mu.Lock()
 	w.in.applied[group] = max(w.in.applied[group], index)
+	w.in.mu.Unlock()
+	w.wake()
+}
+
+func (w *worker) snapshotInstalled(group, index uint64) {
+	w.in.mu.Lock()
+	w.in.installed[group] = max(w.in.installed[group], index)
 	w.in.mu.Unlock()
 	w.wake()
 }
@@ -260,15 +268,26 @@ func (w *worker) drainInbox() {
 	w.in.mu.Lock()
 	acks, ticks, reports := w.in.acks, w.in.ticks, w.in.reports
 	w.in.acks, w.in.ticks, w.in.reports = nil, 0, nil
-	var applied map[uint64]uint64
+	var applied, installed map[uint64]uint64
 	if len(w.in.applied) > 0 {
 		applied, w.in.applied = w.in.applied, map[uint64]uint64{}
+	}
+	if len(w.in.installed) > 0 {
+		installed, w.in.installed = w.in.installed, map[uint64]uint64{}
 	}
 	w.in.mu.Unlock()
 	for _, a := range acks {
 		if gs := w.groups[a.Group]; gs != nil && gs.gen == a.Gen {
 			if err := gs.core.Persisted(a.Seq); err != nil {
 				w.e.log.Error("persist acknowledgement refused", "group", a.Group, "seq", a.Seq, "err", err)
+			}
+			w.markDirty(gs)
+		}
+	}
+	for g, idx := range installed {
+		if gs := w.groups[g]; gs != nil {
+			if err := gs.core.SnapshotInstalled(idx); err != nil {
+				w.e.log.Error("snapshot installation refused", "group", g, "index", idx, "err", err)
 			}
 			w.markDirty(gs)
 		}
@@ -362,6 +381,14 @@ func (w *worker) collect(gs *groupState) {
 	}
 	rd := gs.core.Ready()
 	for _, m := range rd.Messages { // copied: Ready reuses the array
+		if m.Type == consensus.MsgSnap { // it travels as a stream of its own
+			w.e.bg.Add(1)
+			go func() {
+				defer w.e.bg.Done()
+				w.e.sendSnapshot(gs.id, m)
+			}()
+			continue
+		}
 		w.msgs = append(w.msgs, transport.Msg{Group: gs.id, Message: m})
 	}
 	if rd.PersistSeq != 0 {
@@ -370,12 +397,33 @@ func (w *worker) collect(gs *groupState) {
 			Snapshot: rd.Snapshot, Entries: rd.Entries, HardState: rd.HardState,
 		})
 	}
+	if rd.Snapshot != nil {
+		w.applies = append(w.applies, w.installTask(gs, rd.Snapshot.Index))
+	}
 	if len(rd.Committed) > 0 {
 		w.applies = append(w.applies, w.applyTask(gs, rd.Committed))
 	}
 	if len(rd.ReadStates) > 0 {
 		w.finishReads(gs, rd.ReadStates)
 	}
+}
+
+// installTask has the apply stage load a received snapshot into gs's
+// state machine before any later entry; the worker then tells the core.
+func (w *worker) installTask(gs *groupState, index uint64) ApplyTask {
+	t := ApplyTask{Group: gs.id, SM: gs.sm, Installed: func(group, index uint64) {
+		gs.h.advanceApplied(index)
+		w.snapshotInstalled(group, index)
+	}}
+	if v, ok := w.e.installs.LoadAndDelete(gs.id); ok && v.(installInfo).man.Index == index {
+		info := v.(installInfo)
+		t.Install = &info
+	} else {
+		// The core hands out only snapshots stepped with their data
+		// (ReceiveSnapshot): one without is a broken invariant.
+		w.e.fail(fmt.Errorf("stages: group %d: snapshot %d to install, but its files did not arrive", gs.id, index))
+	}
+	return t
 }
 
 // applyTask pairs committed entries with the callers waiting on them. A

@@ -1,0 +1,58 @@
+package raftpipe
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/raftpipe/raftpipe/fsm"
+)
+
+// syncedKV is a MemKV that calls its state durable, as an on-disk machine
+// after Sync, so that the hosts compact their logs behind snapshots.
+type syncedKV struct{ *fsm.MemKV }
+
+func (syncedKV) Sync() error { return nil }
+
+// A follower down while the others write on and compact their logs past
+// it comes back, is sent a snapshot (its log no longer exists on the
+// leader), loads it, and ends with the leader's state, key for key.
+func TestFollowerCatchesUpBySnapshot(t *testing.T) {
+	tune := func(_ int, cfg *Config, _ *hostOptions) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = 100, 20 }
+	c := newCluster(t, 3, 1, tune, func(m *fsm.MemKV) fsm.StateMachine { return syncedKV{m} })
+	c.put(1, "first", "1")
+	ld := c.leader(1)
+	down := (ld + 1) % 3
+	c.stop(down)
+	for i := range 600 {
+		c.put(1, fmt.Sprintf("k%03d", i), fmt.Sprint(i))
+	}
+	// The leader's log now starts past what the follower has.
+	deadline := time.Now().Add(20 * time.Second)
+	for c.hosts[c.leader(1)].store.GroupStats(1).First < 400 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader's log still starts at %d", c.hosts[c.leader(1)].store.GroupStats(1).First)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	c.restart(down)
+	c.waitValue(down, 1, "k599", "599")
+	ld = c.leader(1)
+	want, got := c.sms[ld][1], c.sms[down][1]
+	if want.Len() != got.Len() {
+		t.Fatalf("the follower holds %d keys, the leader %d", got.Len(), want.Len())
+	}
+	for i := range 600 {
+		k := []byte(fmt.Sprintf("k%03d", i))
+		a, _ := want.Lookup(k)
+		b, _ := got.Lookup(k)
+		if string(a) != string(b) {
+			t.Fatalf("%s: leader %q, follower %q", k, a, b)
+		}
+	}
+	if st := c.hosts[down].Stats().Stages; st.Apply.Items >= 600 {
+		t.Fatalf("the follower applied %d entries: it replayed the log instead of loading a snapshot", st.Apply.Items)
+	}
+	c.put(1, "after", "catch-up")
+	c.waitValue(down, 1, "after", "catch-up")
+}
