@@ -77,8 +77,8 @@ type groupStart struct {
 // inbox is what the stages downstream hand back to a worker without ever
 // waiting for it.
 type inbox struct {
-	mu      sync.Mutex
-	acks    []PersistAck
+	mu        sync.Mutex
+	acks      []PersistAck
 	applied   map[uint64]uint64
 	installed map[uint64]uint64 // snapshots loaded into their state machines
 	ticks     int
