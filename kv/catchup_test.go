@@ -1,0 +1,188 @@
+package kv
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/raftpipe/raftpipe"
+)
+
+// pebbleCluster is three hosts on loopback, each with its own log and
+// Pebble store, running group 1 with a snapshot policy.
+type pebbleCluster struct {
+	t      *testing.T
+	dirs   [3]string
+	addrs  [3]string
+	hosts  [3]*pebbleNode
+	policy func(*raftpipe.Config)
+}
+
+// pebbleNode is one host of a pebbleCluster.
+type pebbleNode struct {
+	h     *raftpipe.Host
+	store *Store
+	m     *Machine
+}
+
+func (c *pebbleCluster) start(i int) {
+	c.t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	cfg := raftpipe.Config{NodeID: uint64(i + 1), DataDir: c.dirs[i], ListenAddr: c.addrs[i], Logger: quiet, Peers: map[uint64]string{}}
+	cfg.WAL.SegmentBytes = 4 << 20
+	c.policy(&cfg)
+	for j, a := range c.addrs {
+		if j != i && a != "" {
+			cfg.Peers[uint64(j+1)] = a
+		}
+	}
+	h, err := raftpipe.NewHost(cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.addrs[i] = h.Addr().String()
+	store, err := Open(Options{Dir: filepath.Join(c.dirs[i], "kv"), Logger: quiet})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	m, err := store.Machine(1)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.hosts[i] = &pebbleNode{h: h, store: store, m: m}
+}
+
+func (c *pebbleCluster) startGroup(i int) {
+	c.t.Helper()
+	for j, o := range c.hosts {
+		if j != i && o != nil {
+			o.h.SetPeer(uint64(i+1), c.addrs[i])
+			c.hosts[i].h.SetPeer(uint64(j+1), c.addrs[j])
+		}
+	}
+	if err := c.hosts[i].h.StartGroup(c.t.Context(), 1, raftpipe.Membership{Voters: []uint64{1, 2, 3}}, c.hosts[i].m); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *pebbleCluster) stop(i int) {
+	c.t.Helper()
+	if err := c.hosts[i].h.Stop(); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.hosts[i].store.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.hosts[i] = nil
+}
+
+func (c *pebbleCluster) leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, h := range c.hosts {
+			if h != nil {
+				if st, err := h.h.Status(1); err == nil && st.Role == raftpipe.Leader {
+					return i
+				}
+			}
+		}
+		<-time.After(2 * time.Millisecond)
+	}
+	c.t.Fatal("no leader")
+	return -1
+}
+
+func (c *pebbleCluster) put(cmd []byte) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(c.t.Context(), 10*time.Second)
+		_, err := c.hosts[c.leader()].h.Propose(ctx, 1, cmd)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, raftpipe.ErrNotLeader) && !errors.Is(err, raftpipe.ErrProposalDropped) || time.Now().After(deadline) {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// rangeHash hashes every key and value of the group on host i, as of its
+// applied index.
+func (c *pebbleCluster) rangeHash(i int) ([32]byte, int) {
+	c.t.Helper()
+	res, err := c.hosts[i].m.Lookup(EncodeScan(nil, nil, nil, 1<<30))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	pairs, _, err := DecodeScanResult(res)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, p := range pairs {
+		h.Write(appendKey(appendKey(nil, p.Key), p.Value))
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, len(pairs)
+}
+
+// A follower stopped while the others take 5,000 writes and compact their
+// logs catches up through an SST snapshot (its Pebble span replaced by
+// ingest), and its range then hashes like the leader's.
+func TestFollowerCatchesUpBySSTSnapshot(t *testing.T) {
+	c := &pebbleCluster{t: t, policy: func(cfg *raftpipe.Config) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = 1000, 100 }}
+	for i := range c.dirs {
+		c.dirs[i] = t.TempDir()
+		c.addrs[i] = "127.0.0.1:0"
+	}
+	for i := range c.hosts {
+		c.start(i)
+	}
+	for i := range c.hosts {
+		c.startGroup(i)
+	}
+	t.Cleanup(func() {
+		for i, h := range c.hosts {
+			if h != nil {
+				c.stop(i)
+			}
+		}
+	})
+	c.put(EncodePut(nil, []byte("first"), []byte("1")))
+	down := (c.leader() + 1) % 3
+	c.stop(down)
+	for i := range 5000 {
+		c.put(EncodePut(nil, fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "v%d", i)))
+	}
+	c.put(EncodeDelete(nil, []byte("first")))
+	c.start(down)
+	c.startGroup(down)
+	ld := c.leader()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a, n := c.rangeHash(ld)
+		b, m := c.rangeHash(down)
+		if a == b && c.hosts[down].m.Applied() >= c.hosts[ld].m.Applied()-1 {
+			if n != 5000 {
+				t.Fatalf("%d keys, want 5,000", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower's range (%d keys, applied %d) never matched the leader's (%d keys, applied %d)", m, c.hosts[down].m.Applied(), n, c.hosts[ld].m.Applied())
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	if items := c.hosts[down].h.Stats().Stages.Apply.Items; items > 1500 {
+		t.Fatalf("the follower applied %d entries after its restart: the log was replayed, not the snapshot loaded", items)
+	}
+}
