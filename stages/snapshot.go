@@ -42,9 +42,11 @@ type snapshotJob struct {
 // and, every Entries, captures the state between two drains, which is
 // cheap (fsm.Snapshotter); this stage writes it out, then, for a machine
 // whose applied state is durable (fsm.Syncer), has the fsync stage compact
-// the log up to the newest snapshot at least TailEntries behind. A machine
-// that keeps nothing on disk gets snapshots but keeps its log: after a
-// restart it starts from the log, not (yet) from its snapshot.
+// the log up to the newest snapshot at least TailEntries behind; a
+// follower that falls behind the log's start is then sent that snapshot
+// (catchup.go). A machine that keeps nothing on disk gets snapshots but
+// keeps its log: after a restart it starts from the log, not (yet) from
+// its snapshot.
 type SnapshotStage struct {
 	cfg   SnapshotConfig
 	e     *Engine
