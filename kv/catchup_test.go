@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -13,13 +14,14 @@ import (
 	"github.com/raftpipe/raftpipe"
 )
 
-// pebbleCluster is three hosts on loopback, each with its own log and
-// Pebble store, running group 1 with a snapshot policy.
+// pebbleCluster is hosts on loopback, each with its own log and Pebble
+// store, running group 1 with a snapshot policy: hosts 1-3 are its voters,
+// a fourth may join.
 type pebbleCluster struct {
 	t      *testing.T
-	dirs   [3]string
-	addrs  [3]string
-	hosts  [3]*pebbleNode
+	dirs   [4]string
+	addrs  [4]string
+	hosts  [4]*pebbleNode
 	policy func(*raftpipe.Config)
 }
 
@@ -28,6 +30,29 @@ type pebbleNode struct {
 	h     *raftpipe.Host
 	store *Store
 	m     *Machine
+}
+
+// newPebbleCluster starts the three voters.
+func newPebbleCluster(t *testing.T, policy func(*raftpipe.Config)) *pebbleCluster {
+	c := &pebbleCluster{t: t, policy: policy}
+	for i := range c.dirs {
+		c.dirs[i] = t.TempDir()
+		c.addrs[i] = "127.0.0.1:0"
+	}
+	for i := range 3 {
+		c.start(i)
+	}
+	for i := range 3 {
+		c.startGroup(i)
+	}
+	t.Cleanup(func() {
+		for i, h := range c.hosts {
+			if h != nil {
+				c.stop(i)
+			}
+		}
+	})
+	return c
 }
 
 func (c *pebbleCluster) start(i int) {
@@ -65,7 +90,11 @@ func (c *pebbleCluster) startGroup(i int) {
 			c.hosts[i].h.SetPeer(uint64(j+1), c.addrs[j])
 		}
 	}
-	if err := c.hosts[i].h.StartGroup(c.t.Context(), 1, raftpipe.Membership{Voters: []uint64{1, 2, 3}}, c.hosts[i].m); err != nil {
+	members := raftpipe.Membership{Voters: []uint64{1, 2, 3}}
+	if i == 3 {
+		members = raftpipe.Membership{} // a newcomer waits to be added
+	}
+	if err := c.hosts[i].h.StartGroup(c.t.Context(), 1, members, c.hosts[i].m); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -139,24 +168,7 @@ func (c *pebbleCluster) rangeHash(i int) ([32]byte, int) {
 // logs catches up through an SST snapshot (its Pebble span replaced by
 // ingest), and its range then hashes like the leader's.
 func TestFollowerCatchesUpBySSTSnapshot(t *testing.T) {
-	c := &pebbleCluster{t: t, policy: func(cfg *raftpipe.Config) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = 1000, 100 }}
-	for i := range c.dirs {
-		c.dirs[i] = t.TempDir()
-		c.addrs[i] = "127.0.0.1:0"
-	}
-	for i := range c.hosts {
-		c.start(i)
-	}
-	for i := range c.hosts {
-		c.startGroup(i)
-	}
-	t.Cleanup(func() {
-		for i, h := range c.hosts {
-			if h != nil {
-				c.stop(i)
-			}
-		}
-	})
+	c := newPebbleCluster(t, func(cfg *raftpipe.Config) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = 1000, 100 })
 	c.put(EncodePut(nil, []byte("first"), []byte("1")))
 	down := (c.leader() + 1) % 3
 	c.stop(down)
@@ -184,5 +196,57 @@ func TestFollowerCatchesUpBySSTSnapshot(t *testing.T) {
 	}
 	if items := c.hosts[down].h.Stats().Stages.Apply.Items; items > 1500 {
 		t.Fatalf("the follower applied %d entries after its restart: the log was replayed, not the snapshot loaded", items)
+	}
+}
+
+var learnerMiB = flag.Int("kv.learner-mib", 16, "MiB of 1 KiB values the group holds when TestLearnerCatchesUpBySnapshot adds a learner (1024 for the issue's proof)")
+
+// A learner added to a group whose log was compacted long ago catches up
+// by snapshot: its range then hashes like the leader's.
+func TestLearnerCatchesUpBySnapshot(t *testing.T) {
+	keys := *learnerMiB << 20 / 1024
+	every := uint64(max(keys/64/6, 10)) // about six snapshots while the group fills
+	c := newPebbleCluster(t, func(cfg *raftpipe.Config) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = every, every/5 })
+	val := make([]byte, 1000)
+	for i := 0; i < keys; i += 64 { // 64 puts per entry
+		var cmds [][]byte
+		for j := i; j < min(i+64, keys); j++ {
+			val[0], val[1] = byte(j), byte(j>>8)
+			cmds = append(cmds, EncodePut(nil, fmt.Appendf(nil, "k%07d", j), val))
+		}
+		c.put(EncodeBatch(nil, cmds...))
+	}
+	c.start(3)
+	c.startGroup(3)
+	start := time.Now()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		err := c.hosts[c.leader()].h.AddLearner(t.Context(), 1, 4)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, raftpipe.ErrNotLeader) && !errors.Is(err, raftpipe.ErrBusy) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	for {
+		ld := c.leader()
+		if c.hosts[3].m.Applied() >= c.hosts[ld].m.Applied() {
+			a, n := c.rangeHash(ld)
+			b, _ := c.rangeHash(3)
+			if a != b || n != keys {
+				t.Fatalf("the learner's range differs from the leader's (%d keys)", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the learner reached %d of the leader's %d", c.hosts[3].m.Applied(), c.hosts[ld].m.Applied())
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	t.Logf("a learner caught up with %d MiB in %s, applying %d entries itself", *learnerMiB, time.Since(start).Round(time.Millisecond), c.hosts[3].h.Stats().Stages.Apply.Items)
+	if items := c.hosts[3].h.Stats().Stages.Apply.Items; items > uint64(keys/64)/2 {
+		t.Fatalf("the learner applied %d entries: it replayed the log instead of loading a snapshot", items)
 	}
 }
