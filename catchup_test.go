@@ -56,3 +56,30 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	c.put(1, "after", "catch-up")
 	c.waitValue(down, 1, "after", "catch-up")
 }
+
+// A host whose state machine lives in memory, restarted after its log was
+// compacted behind a snapshot, loads that snapshot from its own folder
+// and replays only the log after it.
+func TestInMemoryRestartFromLocalSnapshot(t *testing.T) {
+	tune := func(_ int, cfg *Config, _ *hostOptions) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = 100, 20 }
+	c := newCluster(t, 3, 1, tune)
+	for i := range 600 {
+		c.put(1, fmt.Sprintf("k%03d", i), fmt.Sprint(i))
+	}
+	victim := (c.leader(1) + 1) % 3
+	c.waitValue(victim, 1, "k599", "599")
+	deadline := time.Now().Add(20 * time.Second)
+	for c.hosts[victim].store.GroupStats(1).First < 400 {
+		if time.Now().After(deadline) {
+			t.Fatalf("host %d's log still starts at %d", victim+1, c.hosts[victim].store.GroupStats(1).First)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	c.stop(victim)
+	c.restart(victim) // fresh MemKVs: the snapshot, then the log's tail
+	c.waitValue(victim, 1, "k000", "0")
+	c.waitValue(victim, 1, "k599", "599")
+	if items := c.hosts[victim].Stats().Stages.Apply.Items; items >= 600 {
+		t.Fatalf("the restarted host applied %d entries: it replayed the whole log", items)
+	}
+}

@@ -60,12 +60,12 @@ type Config struct {
 	BatchWait       time.Duration
 	// SnapshotEntries takes a snapshot of a group each time this many
 	// entries have been applied since the last, for a state machine that
-	// can (fsm.Snapshotter); 0, the default, takes none. For a machine that
-	// keeps its state on disk (fsm.Syncer) the log is then compacted to
-	// the newest snapshot at least SnapshotTailEntries behind, and a
-	// follower behind the log's start is sent a snapshot. Off by default
-	// for now: an in-memory machine does not yet restart from its own
-	// snapshots, and the benchmarks were measured without it.
+	// can (fsm.Snapshotter); 0, the default, takes none. The log is then
+	// compacted to the newest snapshot at least SnapshotTailEntries
+	// behind (a machine on disk is synced first, one in memory restarts
+	// from that snapshot), and a follower behind the log's start is sent
+	// a snapshot. Off by default for now: the benchmarks were measured
+	// without it.
 	SnapshotEntries     uint64
 	SnapshotTailEntries uint64
 	// FsyncWriteBytesMax cuts one drain of the fsync stage into several

@@ -98,6 +98,32 @@ func (e *Engine) closeOutgoing(group, node uint64) {
 	}
 }
 
+// recoverFromLocalSnapshot loads the snapshot at index from this host's
+// folder into sm, when sm can load one and the folder holds it; otherwise
+// it leaves sm as it is (and StartGroup refuses it).
+func (e *Engine) recoverFromLocalSnapshot(group uint64, sm fsm.StateMachine, index uint64) error {
+	sn, ok := sm.(fsm.Snapshotter)
+	if !ok || e.cfg.Snapshot.Dir == "" {
+		return nil
+	}
+	dir := filepath.Join(e.cfg.Snapshot.Dir, strconv.FormatUint(group, 10), strconv.FormatUint(index, 10))
+	b, err := os.ReadFile(filepath.Join(dir, snapshotManifestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stages: group %d: snapshot %d: %w", group, index, err)
+	}
+	man, err := fsm.DecodeManifest(b)
+	if err == nil {
+		err = sn.RecoverFromSnapshot(dir, man)
+	}
+	if err != nil {
+		return fmt.Errorf("stages: group %d: load snapshot %d: %w", group, index, err)
+	}
+	return nil
+}
+
 // ReceiveSnapshot takes a snapshot stream that arrived whole: it extracts
 // the archive into this host's snapshot folder, checking every file, and
 // steps the MsgSnap that came with it. An error tells the sender the

@@ -216,14 +216,25 @@ func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus
 	cfg.Storage = e.cfg.Store.Storage(group)
 	cfg.Members = members
 	cfg.Applied = sm.Applied()
+	snap, err := cfg.Storage.Snapshot()
+	if err != nil {
+		e.groups.Delete(group)
+		return fmt.Errorf("stages: group %d: read the log's snapshot: %w", group, err)
+	}
+	if cfg.Applied < snap.Index {
+		// A machine that keeps its state in memory starts empty: it loads
+		// the snapshot the log starts after, kept in this host's folder.
+		if err := e.recoverFromLocalSnapshot(group, sm, snap.Index); err != nil {
+			e.groups.Delete(group)
+			return err
+		}
+		cfg.Applied = sm.Applied()
+	}
 	// A state machine behind the log's snapshot has lost state the log no
 	// longer holds: starting it would skip those entries forever (the bug
 	// of Dragonboat's issues 156 and 369), so it is an error, never a
 	// silent start.
-	if snap, err := cfg.Storage.Snapshot(); err != nil {
-		e.groups.Delete(group)
-		return fmt.Errorf("stages: group %d: read the log's snapshot: %w", group, err)
-	} else if cfg.Applied < snap.Index {
+	if cfg.Applied < snap.Index {
 		e.groups.Delete(group)
 		return fmt.Errorf("%w: group %d: the state machine has applied up to %d, but the log starts after its snapshot at %d", ErrStateBehindLog, group, cfg.Applied, snap.Index)
 	}

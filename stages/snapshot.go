@@ -40,13 +40,12 @@ type snapshotJob struct {
 // SnapshotStage takes the groups' snapshots off the apply path. The apply
 // stage counts what it applies per group (noteApplied, on its goroutine)
 // and, every Entries, captures the state between two drains, which is
-// cheap (fsm.Snapshotter); this stage writes it out, then, for a machine
-// whose applied state is durable (fsm.Syncer), has the fsync stage compact
-// the log up to the newest snapshot at least TailEntries behind; a
-// follower that falls behind the log's start is then sent that snapshot
-// (catchup.go). A machine that keeps nothing on disk gets snapshots but
-// keeps its log: after a restart it starts from the log, not (yet) from
-// its snapshot.
+// cheap (fsm.Snapshotter); this stage writes it out, then has the fsync
+// stage compact the log up to the newest snapshot at
+// least TailEntries behind, after making a machine on disk durable
+// (fsm.Syncer); a machine in memory restarts from that snapshot
+// (Engine.StartGroup). A follower that falls behind the log's start is
+// sent that snapshot (catchup.go).
 type SnapshotStage struct {
 	cfg   SnapshotConfig
 	e     *Engine
@@ -161,15 +160,18 @@ func (s *SnapshotStage) take(j snapshotJob) error {
 	if err := syncDirPath(groupDir); err != nil {
 		return err
 	}
-	syncer, ok := j.sm.(fsm.Syncer)
-	if !ok || s.cfg.TailEntries >= index {
+	if s.cfg.TailEntries >= index {
 		return nil
 	}
-	// The log below the compaction point must be durable in the state
-	// machine first: a restart replays the log from the machine's applied
-	// index, which must not fall below the log's start.
-	if err := syncer.Sync(); err != nil {
-		return fmt.Errorf("sync the state machine: %w", err)
+	// What the log drops must survive elsewhere. A machine on disk
+	// (fsm.Syncer) makes its applied state durable first, and a restart
+	// replays the log from there; a machine in memory starts from the
+	// snapshot the log is compacted to, kept in its folder
+	// (recoverFromLocalSnapshot).
+	if syncer, ok := j.sm.(fsm.Syncer); ok {
+		if err := syncer.Sync(); err != nil {
+			return fmt.Errorf("sync the state machine: %w", err)
+		}
 	}
 	return s.compact(j.group, groupDir, index-s.cfg.TailEntries)
 }
