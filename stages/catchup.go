@@ -171,7 +171,7 @@ func (e *Engine) ReceiveSnapshot(rs transport.ReceivedSnapshot) error {
 	if err := syncDirPath(groupDir); err != nil {
 		return err
 	}
-	e.installs.Store(rs.Group, installInfo{dir: final, man: man})
+	e.installs.Store([2]uint64{rs.Group, meta.Index}, installInfo{dir: final, man: man})
 	e.Deliver([]transport.Msg{{Group: rs.Group, Message: rs.Message}})
 	return nil
 }

@@ -69,7 +69,7 @@ type Engine struct {
 	snapshots *SnapshotStage // nil without a snapshot policy
 	snapDone  chan struct{}  // closed when the snapshot stage has returned
 	out       outgoing       // snapshot streams being sent
-	installs  sync.Map       // group -> installInfo: received, not yet handed out by the core
+	installs  sync.Map       // (group, index) -> installInfo: received, not yet handed out by the core
 	bg        sync.WaitGroup // snapshot sends being started
 
 	groups sync.Map // uint64 -> *groupHandle

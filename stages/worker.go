@@ -415,7 +415,7 @@ func (w *worker) installTask(gs *groupState, index uint64) ApplyTask {
 		gs.h.advanceApplied(index)
 		w.snapshotInstalled(group, index)
 	}}
-	if v, ok := w.e.installs.LoadAndDelete(gs.id); ok && v.(installInfo).man.Index == index {
+	if v, ok := w.e.installs.LoadAndDelete([2]uint64{gs.id, index}); ok {
 		info := v.(installInfo)
 		t.Install = &info
 	} else {
