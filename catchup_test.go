@@ -27,14 +27,9 @@ func TestFollowerCatchesUpBySnapshot(t *testing.T) {
 	for i := range 600 {
 		c.put(1, fmt.Sprintf("k%03d", i), fmt.Sprint(i))
 	}
-	// The leader's log now starts past what the follower has.
-	deadline := time.Now().Add(20 * time.Second)
-	for c.hosts[c.leader(1)].store.GroupStats(1).First < 400 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the leader's log still starts at %d", c.hosts[c.leader(1)].store.GroupStats(1).First)
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	// Write on until the leader's log starts well past what the follower
+	// has (snapshots follow the writes, a few behind).
+	c.writeUntilCompacted(c.leader(1), 400)
 	c.restart(down)
 	c.waitValue(down, 1, "k599", "599")
 	ld = c.leader(1)
@@ -67,19 +62,25 @@ func TestInMemoryRestartFromLocalSnapshot(t *testing.T) {
 		c.put(1, fmt.Sprintf("k%03d", i), fmt.Sprint(i))
 	}
 	victim := (c.leader(1) + 1) % 3
-	c.waitValue(victim, 1, "k599", "599")
-	deadline := time.Now().Add(20 * time.Second)
-	for c.hosts[victim].store.GroupStats(1).First < 400 {
-		if time.Now().After(deadline) {
-			t.Fatalf("host %d's log still starts at %d", victim+1, c.hosts[victim].store.GroupStats(1).First)
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	c.writeUntilCompacted(victim, 400)
 	c.stop(victim)
 	c.restart(victim) // fresh MemKVs: the snapshot, then the log's tail
 	c.waitValue(victim, 1, "k000", "0")
 	c.waitValue(victim, 1, "k599", "599")
 	if items := c.hosts[victim].Stats().Stages.Apply.Items; items >= 600 {
 		t.Fatalf("the restarted host applied %d entries: it replayed the whole log", items)
+	}
+}
+
+// writeUntilCompacted writes extra keys to group 1 until host i's log
+// starts past first (or fails the test after 20 s).
+func (c *cluster) writeUntilCompacted(i int, first uint64) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for n := 0; c.hosts[i].store.GroupStats(1).First < first; n++ {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("host %d's log still starts at %d", i+1, c.hosts[i].store.GroupStats(1).First)
+		}
+		c.put(1, fmt.Sprintf("extra-%d", n), "x")
 	}
 }

@@ -24,8 +24,10 @@ type PersistRequest struct {
 	HardState consensus.HardState
 	// Compact, if set, makes this a compaction of the group's log up to a
 	// snapshot the host took, and nothing else: it is written on its own,
-	// after the drain's other writes, and acknowledged to nobody.
-	Compact *consensus.SnapshotMeta
+	// after the drain's other writes, and its outcome sent on CompactDone
+	// (buffered) once durable or refused.
+	Compact     *consensus.SnapshotMeta
+	CompactDone chan error
 }
 
 // PersistAck says that the write Seq of Group is durable.
@@ -190,7 +192,11 @@ func (s *FsyncStage) compactLogs() error {
 	for _, r := range s.compactions {
 		var b logstore.Batch
 		b.Compact(r.Group, r.Compact.Index, r.Compact.Membership)
-		if err := s.store.Write(&b); err != nil && !errors.Is(err, logstore.ErrInvalidWrite) {
+		err := s.store.Write(&b)
+		if r.CompactDone != nil {
+			r.CompactDone <- err
+		}
+		if err != nil && !errors.Is(err, logstore.ErrInvalidWrite) {
 			return fmt.Errorf("stages: fsync stage stopped: compacting group %d to %d: %w", r.Group, r.Compact.Index, err)
 		}
 	}

@@ -199,8 +199,20 @@ func (s *SnapshotStage) compact(group uint64, groupDir string, limit uint64) err
 	if err != nil {
 		return fmt.Errorf("snapshot %d: %w", target, err)
 	}
-	if err := s.e.fsync.Submit(s.e.ctx, PersistRequest{Group: group, Compact: &meta}); err != nil {
+	// Older snapshots go only once the log no longer needs them: until the
+	// compaction is durable, a restart may still start from the one the
+	// log was compacted to before.
+	done := make(chan error, 1)
+	if err := s.e.fsync.Submit(s.e.ctx, PersistRequest{Group: group, Compact: &meta, CompactDone: done}); err != nil {
 		return err
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("compact the log to %d: %w", target, err)
+		}
+	case <-s.e.ctx.Done():
+		return ErrStopped
 	}
 	for _, old := range indexes[:i-1] {
 		os.RemoveAll(filepath.Join(groupDir, strconv.FormatUint(old, 10)))
