@@ -12,14 +12,17 @@ import (
 )
 
 // A host whose disk has stalled is saturated: nothing it accepts can
-// commit. Every queue on the way is small here, and the group's
-// uncommitted bytes are bounded, so proposers are refused with ErrBusy
-// or wait out their own deadline (ErrTimeout); none is accepted, none
-// hangs, and no queue holds more than its bound.
+// commit. The queues before the step worker are small here and the
+// group's uncommitted bytes are bounded, so proposers are refused with
+// ErrBusy or wait out their own deadline (ErrTimeout); none is accepted,
+// none hangs, and no queue holds more than its bound. (The fsync queue is
+// large so that the worker is not the one held back first: with a small
+// one, the worker waits on it, and every caller times out instead, which
+// is the other answer a saturated host may give.)
 func TestBackPressureBusyOrWaitWithinContext(t *testing.T) {
 	const cmdBytes, uncommittedMax = 1 << 10, 16 << 10
 	c, fss := newDiskCluster(t, 1, func(cfg *Config) {
-		cfg.ProposeQueue, cfg.WorkerQueue, cfg.FsyncQueue, cfg.ApplyQueue = 4, 4, 4, 4
+		cfg.ProposeQueue, cfg.WorkerQueue, cfg.FsyncQueue, cfg.ApplyQueue = 4, 4, 1024, 4
 		cfg.Workers = 1
 		cfg.Raft.UncommittedBytesMax = uncommittedMax
 		cfg.BatchBytesMax = 4 << 10
@@ -32,7 +35,7 @@ func TestBackPressureBusyOrWaitWithinContext(t *testing.T) {
 	errs := make(chan error, proposers)
 	for i := range proposers {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			defer cancel()
 			v := make([]byte, cmdBytes)
 			_, err := h.Propose(ctx, 1, fsm.EncodePut(nil, []byte(fmt.Sprint(i)), v))
@@ -58,7 +61,7 @@ func TestBackPressureBusyOrWaitWithinContext(t *testing.T) {
 	}
 	st := h.engine.Stats()
 	for name, s := range map[string]struct{ depth, max int }{
-		"batch": {st.Batch.QueueDepth, 4}, "fsync": {st.Fsync.QueueDepth, 4}, "apply": {st.Apply.QueueDepth, 4}, "worker": {st.Workers[0].QueueDepth, 4},
+		"batch": {st.Batch.QueueDepth, 4}, "fsync": {st.Fsync.QueueDepth, 1024}, "apply": {st.Apply.QueueDepth, 4}, "worker": {st.Workers[0].QueueDepth, 4},
 	} {
 		if s.depth > s.max {
 			t.Fatalf("%s queue holds %d, beyond its bound %d", name, s.depth, s.max)
