@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // MemKV's snapshot is one file of its pairs in key order, each as uvarint
@@ -60,7 +62,7 @@ func (s *memKVSource) Write(dir string) (SnapshotManifest, error) {
 	if err := writeSynced(filepath.Join(dir, memKVSnapshotFile), b); err != nil {
 		return man, fmt.Errorf("fsm: memkv snapshot: %w", err)
 	}
-	return man, syncDir(dir)
+	return man, syncVFSDir(vfs.Default, dir)
 }
 
 // RecoverFromSnapshot replaces the state with the snapshot in dir.
@@ -120,15 +122,6 @@ func writeSynced(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 var _ Snapshotter = (*MemKV)(nil)

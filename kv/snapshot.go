@@ -204,7 +204,12 @@ func (s *Store) Install(ctx context.Context, dir string, man fsm.SnapshotManifes
 // manifest that then names it is synced, so its bytes must be durable
 // first, whoever wrote them.
 func verifyFile(fs vfs.FS, path string, f fsm.SnapshotFile) error {
-	n, crc, err := fileChecksum(fs, path)
+	file, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	n, crc, err := checksum(file)
 	switch {
 	case err != nil:
 		return err
@@ -213,11 +218,6 @@ func verifyFile(fs vfs.FS, path string, f fsm.SnapshotFile) error {
 	case crc != f.CRC32C:
 		return fmt.Errorf("checksum %#08x, want %#08x", crc, f.CRC32C)
 	}
-	file, err := fs.Open(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
 	return file.Sync()
 }
 
@@ -228,6 +228,11 @@ func fileChecksum(fs vfs.FS, path string) (int64, uint32, error) {
 		return 0, 0, err
 	}
 	defer file.Close()
+	return checksum(file)
+}
+
+// checksum reads file from where it is to its end.
+func checksum(file vfs.File) (int64, uint32, error) {
 	crc, n := uint32(0), int64(0)
 	buf := make([]byte, 256<<10)
 	for {
