@@ -59,15 +59,17 @@ type Config struct {
 	BatchBytesMax   int
 	BatchWait       time.Duration
 	// SnapshotEntries takes a snapshot of a group each time this many
-	// entries have been applied since the last, for a state machine that
-	// can (fsm.Snapshotter); 0, the default, takes none. The log is then
-	// compacted to the newest snapshot at least SnapshotTailEntries
-	// behind (a machine on disk is synced first, one in memory restarts
-	// from that snapshot), and a follower behind the log's start is sent
-	// a snapshot. Off by default for now: the benchmarks were measured
-	// without it.
+	// entries have been applied since the last, and SnapshotLogBytes each
+	// time this many bytes of commands have, whichever comes first, for a
+	// state machine that can (fsm.Snapshotter). The log is then compacted
+	// to the newest snapshot at least SnapshotTailEntries behind (a
+	// machine on disk is synced first, one in memory restarts from that
+	// snapshot), and a follower behind the log's start is sent a snapshot.
+	// NoSnapshots turns the policy off: the log then grows for ever.
 	SnapshotEntries     uint64
+	SnapshotLogBytes    uint64
 	SnapshotTailEntries uint64
+	NoSnapshots         bool
 	// FsyncWriteBytesMax cuts one drain of the fsync stage into several
 	// log writes; it must not exceed WAL.WriteBytesMax.
 	FsyncWriteBytesMax int
@@ -107,6 +109,11 @@ func DefaultConfig() Config {
 		BatchEntriesMax:    1024,
 		BatchBytesMax:      1 << 20,
 		FsyncWriteBytesMax: 16 << 20,
+		// etcd's defaults for its snapshot count and catch-up entries; the
+		// byte trigger bounds the log when commands are large.
+		SnapshotEntries:     100_000,
+		SnapshotLogBytes:    256 << 20,
+		SnapshotTailEntries: 5_000,
 	}
 }
 
@@ -137,6 +144,15 @@ func (c Config) withDefaults() Config {
 	setInt(&c.FsyncQueue, d.FsyncQueue)
 	setInt(&c.ApplyQueue, d.ApplyQueue)
 	setInt(&c.BatchEntriesMax, d.BatchEntriesMax)
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = d.SnapshotEntries
+	}
+	if c.SnapshotLogBytes == 0 {
+		c.SnapshotLogBytes = d.SnapshotLogBytes
+	}
+	if c.SnapshotTailEntries == 0 {
+		c.SnapshotTailEntries = d.SnapshotTailEntries
+	}
 	setInt(&c.BatchBytesMax, d.BatchBytesMax)
 	setInt(&c.FsyncWriteBytesMax, d.FsyncWriteBytesMax)
 	if c.Logger == nil {
@@ -295,8 +311,16 @@ func (c Config) engineConfig(store *logstore.Store, sender stages.Sender, clock 
 		Logger:          c.Logger,
 		TickInterval:    c.TickInterval,
 		Clock:           clock,
-		Snapshot: stages.SnapshotConfig{
-			Dir: filepath.Join(c.DataDir, "state-snapshots"), Entries: c.SnapshotEntries, TailEntries: c.SnapshotTailEntries,
-		},
+		Snapshot:        c.snapshotPolicy(),
+	}
+}
+
+func (c Config) snapshotPolicy() stages.SnapshotConfig {
+	if c.NoSnapshots {
+		return stages.SnapshotConfig{}
+	}
+	return stages.SnapshotConfig{
+		Dir:     filepath.Join(c.DataDir, "state-snapshots"),
+		Entries: c.SnapshotEntries, Bytes: c.SnapshotLogBytes, TailEntries: c.SnapshotTailEntries,
 	}
 }

@@ -50,3 +50,18 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		})
 	}
 }
+
+// Snapshots are on unless turned off: a zero Config takes the default
+// triggers, and NoSnapshots leaves the engine without a policy.
+func TestConfigSnapshotPolicy(t *testing.T) {
+	c := Config{NodeID: 1, DataDir: "d", ListenAddr: "127.0.0.1:0"}.withDefaults()
+	p := c.snapshotPolicy()
+	d := DefaultConfig()
+	if p.Entries != d.SnapshotEntries || p.Bytes != d.SnapshotLogBytes || p.TailEntries != d.SnapshotTailEntries || p.Dir == "" {
+		t.Fatalf("default policy %+v", p)
+	}
+	c.NoSnapshots = true
+	if p := c.snapshotPolicy(); p.Entries != 0 || p.Bytes != 0 {
+		t.Fatalf("NoSnapshots gave policy %+v", p)
+	}
+}

@@ -45,7 +45,7 @@ type ApplyStage struct {
 	stats stageCounters
 	// afterApply, if set, is told of each group's entries applied, on the
 	// stage's goroutine between drains (the snapshot policy).
-	afterApply func(group uint64, sm fsm.StateMachine, n int)
+	afterApply func(group uint64, sm fsm.StateMachine, applied []fsm.Entry)
 	// Owned by the consumer, for one drain.
 	ents   []fsm.Entry
 	runs   []applyRun
@@ -141,7 +141,7 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 		if t0 := run.tasks[0]; run.hi > run.lo {
 			t0.Applied(t0.Group, s.ents[run.hi-1].Index)
 			if s.afterApply != nil {
-				s.afterApply(t0.Group, t0.SM, run.hi-run.lo)
+				s.afterApply(t0.Group, t0.SM, s.ents[run.lo:run.hi])
 			}
 		}
 		for _, t := range run.tasks {

@@ -21,8 +21,11 @@ type SnapshotConfig struct {
 	// Dir/<group>/<index>/.
 	Dir string
 	// Entries takes a snapshot of a group each time this many entries
-	// have been applied since its last one; 0 takes none.
+	// have been applied since its last one, and Bytes each time this many
+	// bytes of entry data have; whichever comes first. 0 turns a trigger
+	// off; with both off, no snapshot is taken.
 	Entries uint64
+	Bytes   uint64
 	// TailEntries is how much log compaction keeps behind the newest
 	// snapshot, for followers a little behind: the log is compacted to the
 	// newest snapshot at least this far behind it, and the snapshots older
@@ -51,10 +54,18 @@ type SnapshotStage struct {
 	e     *Engine
 	log   *slog.Logger
 	jobs  chan snapshotJob
-	since map[uint64]uint64 // the apply stage's: entries applied since the last capture
+	since map[uint64]appliedSince // the apply stage's: applied since the last capture
 
 	mu   sync.Mutex
 	busy map[uint64]bool // groups with a job under way
+}
+
+// appliedSince counts what a group applied since its last capture.
+type appliedSince struct{ entries, bytes uint64 }
+
+// due reports whether either of cfg's triggers has been reached.
+func (a appliedSince) due(cfg SnapshotConfig) bool {
+	return cfg.Entries > 0 && a.entries >= cfg.Entries || cfg.Bytes > 0 && a.bytes >= cfg.Bytes
 }
 
 // snapshotMetaFile holds a snapshot's consensus metadata (term and
@@ -65,19 +76,24 @@ const (
 )
 
 func newSnapshotStage(e *Engine, cfg SnapshotConfig) *SnapshotStage {
-	return &SnapshotStage{cfg: cfg, e: e, log: e.log, jobs: make(chan snapshotJob, 64), since: map[uint64]uint64{}, busy: map[uint64]bool{}}
+	return &SnapshotStage{cfg: cfg, e: e, log: e.log, jobs: make(chan snapshotJob, 64), since: map[uint64]appliedSince{}, busy: map[uint64]bool{}}
 }
 
-// noteApplied counts n entries applied to group's sm and captures a
-// snapshot when one is due. It runs on the apply stage's goroutine,
+// noteApplied counts the entries just applied to group's sm and captures
+// a snapshot when one is due. It runs on the apply stage's goroutine,
 // between drains.
-func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, n int) {
+func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, ents []fsm.Entry) {
 	sn, ok := sm.(fsm.Snapshotter)
-	if !ok || s.cfg.Entries == 0 {
+	if !ok {
 		return
 	}
-	s.since[group] += uint64(n)
-	if s.since[group] < s.cfg.Entries {
+	a := s.since[group]
+	a.entries += uint64(len(ents))
+	for _, e := range ents {
+		a.bytes += uint64(len(e.Cmd))
+	}
+	s.since[group] = a
+	if !a.due(s.cfg) {
 		return
 	}
 	s.mu.Lock()
@@ -95,7 +111,7 @@ func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, n int) {
 	}
 	select {
 	case s.jobs <- snapshotJob{group: group, sm: sm, src: src}:
-		s.since[group] = 0
+		s.since[group] = appliedSince{}
 	default: // the queue is full: drop this capture, try again later
 		src.Close()
 		s.done(group)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -135,4 +136,45 @@ func TestSnapshotPolicyCompactsTheLog(t *testing.T) {
 		t.Fatalf("k = %q after compaction", v)
 	}
 
+}
+
+// Either trigger captures a snapshot: Entries counts entries applied,
+// Bytes their commands' bytes, and both restart from zero at a capture.
+func TestSnapshotTriggers(t *testing.T) {
+	cmd := make([]byte, 100)
+	for _, tc := range []struct {
+		name           string
+		cfg            SnapshotConfig
+		perDrain       int // entries applied per drain, each of 100 bytes
+		wantFirstDrain int // the drain (from 1) that captures first
+	}{
+		{"entries", SnapshotConfig{Entries: 10}, 3, 4},
+		{"bytes", SnapshotConfig{Bytes: 1000}, 3, 4},
+		{"bytes first", SnapshotConfig{Entries: 100, Bytes: 500}, 2, 3},
+		{"entries first", SnapshotConfig{Entries: 4, Bytes: 1 << 20}, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSnapshotStage(&Engine{log: testLog()}, tc.cfg)
+			sm := fsm.NewMemKV()
+			ents := make([]fsm.Entry, tc.perDrain)
+			for i := range ents {
+				ents[i] = fsm.Entry{Index: uint64(i + 1), Cmd: cmd}
+			}
+			var captures []int
+			for drain := 1; drain <= 3*tc.wantFirstDrain; drain++ {
+				s.noteApplied(7, sm, ents)
+				select {
+				case j := <-s.jobs:
+					captures = append(captures, drain)
+					j.src.Close()
+					s.done(j.group)
+				default:
+				}
+			}
+			want := []int{tc.wantFirstDrain, 2 * tc.wantFirstDrain, 3 * tc.wantFirstDrain}
+			if !slices.Equal(captures, want) {
+				t.Fatalf("captured after drains %v, want %v", captures, want)
+			}
+		})
+	}
 }
