@@ -131,15 +131,55 @@ func (c *pebbleCluster) leader() int {
 
 func (c *pebbleCluster) put(cmd []byte) {
 	c.t.Helper()
+	if err := c.tryPut(c.leader(), cmd); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// tryPut proposes cmd through host ld, and through whichever host leads
+// after a change, until it is applied or 20 s have passed.
+func (c *pebbleCluster) tryPut(ld int, cmd []byte) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(c.t.Context(), 10*time.Second)
-		_, err := c.hosts[c.leader()].h.Propose(ctx, 1, cmd)
+		_, err := c.hosts[ld].h.Propose(ctx, 1, cmd)
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
-		if !errors.Is(err, raftpipe.ErrNotLeader) && !errors.Is(err, raftpipe.ErrProposalDropped) || time.Now().After(deadline) {
+		if !errors.Is(err, raftpipe.ErrNotLeader) && !errors.Is(err, raftpipe.ErrProposalDropped) && !errors.Is(err, raftpipe.ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		<-time.After(time.Millisecond)
+		for i, h := range c.hosts {
+			if h != nil {
+				if st, err := h.h.Status(1); err == nil && st.Role == raftpipe.Leader {
+					ld = i
+				}
+			}
+		}
+	}
+}
+
+// putConcurrently writes n keys from 32 clients at once.
+func (c *pebbleCluster) putConcurrently(n int) {
+	c.t.Helper()
+	const clients = 32
+	ld := c.leader()
+	errs := make(chan error, clients)
+	for w := range clients {
+		go func() {
+			for i := w; i < n; i += clients {
+				if err := c.tryPut(ld, EncodePut(nil, fmt.Appendf(nil, "k%07d", i), fmt.Appendf(nil, "v%d", i))); err != nil {
+					errs <- fmt.Errorf("key %d: %w", i, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
 			c.t.Fatal(err)
 		}
 	}
@@ -166,40 +206,55 @@ func (c *pebbleCluster) rangeHash(i int) ([32]byte, int) {
 	return sum, len(pairs)
 }
 
-// A follower stopped while the others take 5,000 writes and compact their
-// logs catches up through an SST snapshot (its Pebble span replaced by
-// ingest), and its range then hashes like the leader's.
+var followerWrites = flag.Int("kv.follower-writes", 5000, "writes TestFollowerCatchesUpBySSTSnapshot makes while a follower is down (200000 for the issue's proof)")
+
+// A follower stopped while the others take -kv.follower-writes writes and
+// compact their logs catches up through an SST snapshot (its Pebble span
+// replaced by ingest), and its range then hashes like the leader's.
 func TestFollowerCatchesUpBySSTSnapshot(t *testing.T) {
-	c := newPebbleCluster(t, func(cfg *raftpipe.Config) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = 1000, 100 })
+	writes := *followerWrites
+	every := uint64(max(writes/20, 1000))
+	c := newPebbleCluster(t, func(cfg *raftpipe.Config) { cfg.SnapshotEntries, cfg.SnapshotTailEntries = every, every/10 })
 	c.put(EncodePut(nil, []byte("first"), []byte("1")))
 	down := (c.leader() + 1) % 3
 	c.stop(down)
-	for i := range 5000 {
-		c.put(EncodePut(nil, fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "v%d", i)))
-	}
+	start := time.Now()
+	c.putConcurrently(writes)
+	t.Logf("%d writes in %s while host %d was down", writes, time.Since(start).Round(time.Millisecond), down+1)
 	c.put(EncodeDelete(nil, []byte("first")))
-	c.writeUntilCompacted(c.leader(), 3000)
+	c.writeUntilCompacted(c.leader(), uint64(writes)*3/5)
 	c.start(down)
+	start = time.Now()
 	c.startGroup(down)
 	ld := c.leader()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	var sum [32]byte
+	var keys int
 	for {
-		a, n := c.rangeHash(ld)
-		b, m := c.rangeHash(down)
-		if a == b && c.hosts[down].m.Applied() >= c.hosts[ld].m.Applied()-1 {
-			if n < 5000 {
-				t.Fatalf("%d keys, want 5,000 and the extras", n)
+		// Hash only once the follower has caught up: a scan of the
+		// whole range is not cheap.
+		if got, want := c.hosts[down].m.Applied(), c.hosts[ld].m.Applied(); got == want {
+			a, n := c.rangeHash(ld)
+			if b, _ := c.rangeHash(down); a == b {
+				if n < writes {
+					t.Fatalf("%d keys, want %d and the extras", n, writes)
+				}
+				sum, keys = a, n
+				break
 			}
-			break
 		}
 		if time.Now().After(deadline) {
+			_, n := c.rangeHash(ld)
+			_, m := c.rangeHash(down)
 			t.Fatalf("the follower's range (%d keys, applied %d) never matched the leader's (%d keys, applied %d)", m, c.hosts[down].m.Applied(), n, c.hosts[ld].m.Applied())
 		}
 		<-time.After(10 * time.Millisecond)
 	}
-	if items := c.hosts[down].h.Stats().Stages.Apply.Items; items >= 5000 {
+	items := c.hosts[down].h.Stats().Stages.Apply.Items
+	if items >= uint64(writes) {
 		t.Fatalf("the follower applied %d entries after its restart: the log was replayed, not the snapshot loaded", items)
 	}
+	t.Logf("the follower caught up in %s, applying %d entries itself; range hash %x over %d keys", time.Since(start).Round(time.Millisecond), items, sum[:8], keys)
 }
 
 var learnerMiB = flag.Int("kv.learner-mib", 16, "MiB of 1 KiB values the group holds when TestLearnerCatchesUpBySnapshot adds a learner (1024 for the issue's proof)")

@@ -43,9 +43,9 @@ type ApplyTask struct {
 type ApplyStage struct {
 	ring  *ringbuf.Ring[ApplyTask]
 	stats stageCounters
-	// afterApply, if set, is told of each group's entries applied, on the
-	// stage's goroutine between drains (the snapshot policy).
-	afterApply func(group uint64, sm fsm.StateMachine, applied []fsm.Entry)
+	// observer, if set, is told what was applied, on the stage's
+	// goroutine between drains (the snapshot policy).
+	observer applyObserver
 	// Owned by the consumer, for one drain.
 	ents   []fsm.Entry
 	runs   []applyRun
@@ -140,8 +140,8 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 		}
 		if t0 := run.tasks[0]; run.hi > run.lo {
 			t0.Applied(t0.Group, s.ents[run.hi-1].Index)
-			if s.afterApply != nil {
-				s.afterApply(t0.Group, t0.SM, s.ents[run.lo:run.hi])
+			if s.observer != nil {
+				s.observer.applied(t0.Group, t0.SM, run.tasks, s.ents[run.lo:run.hi])
 			}
 		}
 		for _, t := range run.tasks {
@@ -172,7 +172,19 @@ func (s *ApplyStage) install(t ApplyTask) error {
 		return fmt.Errorf("stages: group %d: load snapshot %d: %w", t.Group, t.Install.man.Index, err)
 	}
 	t.Installed(t.Group, t.Install.man.Index)
+	if s.observer != nil {
+		s.observer.installed(t.Group)
+	}
 	return nil
+}
+
+// applyObserver follows what the apply stage applies.
+type applyObserver interface {
+	// applied is told of a group's tasks applied in one drain; ents are
+	// their entries as the machine saw them.
+	applied(group uint64, sm fsm.StateMachine, tasks []ApplyTask, ents []fsm.Entry)
+	// installed is told that a received snapshot replaced a group's state.
+	installed(group uint64)
 }
 
 // applyRun is one group's tasks of a drain, whose entries are

@@ -145,7 +145,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 			return nil, fmt.Errorf("stages: a snapshot policy needs a folder")
 		}
 		e.snapshots = newSnapshotStage(e, cfg.Snapshot)
-		e.apply.afterApply = e.snapshots.noteApplied
+		e.apply.observer = e.snapshots
 	}
 	return e, nil
 }
@@ -210,6 +210,9 @@ func (e *Engine) StartGroup(ctx context.Context, group uint64, members consensus
 	h := &groupHandle{id: group, worker: int(group % uint64(len(e.workers))), sm: sm, stopped: make(chan struct{}), startMembers: members}
 	if _, loaded := e.groups.LoadOrStore(group, h); loaded {
 		return fmt.Errorf("%w: %d", ErrGroupExists, group)
+	}
+	if e.snapshots != nil {
+		e.snapshots.forgetMembership(group) // the machine may start behind what was followed
 	}
 	cfg := e.cfg.Consensus
 	cfg.ID = e.cfg.NodeID

@@ -35,9 +35,10 @@ type SnapshotConfig struct {
 
 // snapshotJob is a captured state on its way to disk.
 type snapshotJob struct {
-	group uint64
-	sm    fsm.StateMachine
-	src   fsm.SnapshotSource
+	group   uint64
+	sm      fsm.StateMachine
+	src     fsm.SnapshotSource
+	members *consensus.Membership // as of src.Index(); nil: read it from the log
 }
 
 // SnapshotStage takes the groups' snapshots off the apply path. The apply
@@ -58,6 +59,11 @@ type SnapshotStage struct {
 
 	mu   sync.Mutex
 	busy map[uint64]bool // groups with a job under way
+	// members is each group's membership as of its last applied
+	// membership entry, or as read from the log at a capture's index, so
+	// that a snapshot's metadata need not scan the log each time. A group
+	// not in it has its membership read from the log at its next capture.
+	members map[uint64]consensus.Membership
 }
 
 // appliedSince counts what a group applied since its last capture.
@@ -76,16 +82,21 @@ const (
 )
 
 func newSnapshotStage(e *Engine, cfg SnapshotConfig) *SnapshotStage {
-	return &SnapshotStage{cfg: cfg, e: e, log: e.log, jobs: make(chan snapshotJob, 64), since: map[uint64]appliedSince{}, busy: map[uint64]bool{}}
+	return &SnapshotStage{cfg: cfg, e: e, log: e.log, jobs: make(chan snapshotJob, 64), since: map[uint64]appliedSince{}, busy: map[uint64]bool{}, members: map[uint64]consensus.Membership{}}
 }
 
-// noteApplied counts the entries just applied to group's sm and captures
-// a snapshot when one is due. It runs on the apply stage's goroutine,
-// between drains.
-func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, ents []fsm.Entry) {
+// applied counts the entries just applied to group's sm, follows its
+// membership, and captures a snapshot when one is due. It runs on the
+// apply stage's goroutine, between drains.
+func (s *SnapshotStage) applied(group uint64, sm fsm.StateMachine, tasks []ApplyTask, ents []fsm.Entry) {
 	sn, ok := sm.(fsm.Snapshotter)
 	if !ok {
 		return
+	}
+	if err := s.followMembership(group, tasks); err != nil {
+		// The log holds what the core accepted: a membership entry it
+		// cannot read is damage the next capture reports, scanning it.
+		s.forgetMembership(group)
 	}
 	a := s.since[group]
 	a.entries += uint64(len(ents))
@@ -102,6 +113,10 @@ func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, ents []fs
 		return // the last one is still being written: try after the next drain
 	}
 	s.busy[group] = true
+	var members *consensus.Membership
+	if m, ok := s.members[group]; ok {
+		members = &m
+	}
 	s.mu.Unlock()
 	src, err := sn.PrepareSnapshot()
 	if err != nil {
@@ -110,12 +125,47 @@ func (s *SnapshotStage) noteApplied(group uint64, sm fsm.StateMachine, ents []fs
 		return
 	}
 	select {
-	case s.jobs <- snapshotJob{group: group, sm: sm, src: src}:
+	case s.jobs <- snapshotJob{group: group, sm: sm, src: src, members: members}:
 		s.since[group] = appliedSince{}
 	default: // the queue is full: drop this capture, try again later
 		src.Close()
 		s.done(group)
 	}
+}
+
+// installed starts the group's counts afresh after a received snapshot,
+// whose membership the log now starts from.
+func (s *SnapshotStage) installed(group uint64) {
+	s.since[group] = appliedSince{}
+	s.forgetMembership(group)
+}
+
+// followMembership records the membership entries among tasks.
+func (s *SnapshotStage) followMembership(group uint64, tasks []ApplyTask) error {
+	for _, t := range tasks {
+		for _, e := range t.Entries {
+			if e.Type != consensus.EntryMembership {
+				continue
+			}
+			rec, err := consensus.DecodeMembershipEntry(e.Data)
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.members[group] = rec.Result
+			s.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// forgetMembership makes the group's next capture read its membership
+// from the log: after a snapshot replaced its state, or when it starts
+// again (its machine may start behind what was followed).
+func (s *SnapshotStage) forgetMembership(group uint64) {
+	s.mu.Lock()
+	delete(s.members, group)
+	s.mu.Unlock()
 }
 
 func (s *SnapshotStage) done(group uint64) {
@@ -144,8 +194,7 @@ func (s *SnapshotStage) take(j snapshotJob) error {
 	if index == 0 {
 		return nil
 	}
-	storage := s.e.cfg.Store.Storage(j.group)
-	meta, err := s.metaAt(j.group, storage, index)
+	meta, err := s.metaAt(j, index)
 	if err != nil {
 		return err
 	}
@@ -236,13 +285,18 @@ func (s *SnapshotStage) compact(group uint64, groupDir string, limit uint64) err
 	return nil
 }
 
-// metaAt returns the term and membership of group at index: the
-// membership of the log's snapshot (or the one the group started with),
-// changed by every membership entry of the log up to index.
-func (s *SnapshotStage) metaAt(group uint64, storage consensus.Storage, index uint64) (consensus.SnapshotMeta, error) {
+// metaAt returns the term and membership of j's group at index. The
+// membership is the one the apply stage followed, if it did; otherwise
+// the log's snapshot's (or the one the group started with), changed by
+// every membership entry of the log up to index, which is then followed.
+func (s *SnapshotStage) metaAt(j snapshotJob, index uint64) (consensus.SnapshotMeta, error) {
+	storage := s.e.cfg.Store.Storage(j.group)
 	term, err := storage.Term(index)
 	if err != nil {
 		return consensus.SnapshotMeta{}, fmt.Errorf("term at %d: %w", index, err)
+	}
+	if j.members != nil {
+		return consensus.SnapshotMeta{Index: index, Term: term, Membership: *j.members}, nil
 	}
 	snap, err := storage.Snapshot()
 	if err != nil {
@@ -250,9 +304,9 @@ func (s *SnapshotStage) metaAt(group uint64, storage consensus.Storage, index ui
 	}
 	members := snap.Membership
 	if snap.IsZero() {
-		v, ok := s.e.groups.Load(group)
+		v, ok := s.e.groups.Load(j.group)
 		if !ok {
-			return consensus.SnapshotMeta{}, fmt.Errorf("%w: %d", ErrGroupNotFound, group)
+			return consensus.SnapshotMeta{}, fmt.Errorf("%w: %d", ErrGroupNotFound, j.group)
 		}
 		members = v.(*groupHandle).startMembers
 	}
@@ -272,6 +326,11 @@ func (s *SnapshotStage) metaAt(group uint64, storage consensus.Storage, index ui
 		}
 		lo = ents[len(ents)-1].Index + 1
 	}
+	s.mu.Lock()
+	if _, ok := s.members[j.group]; !ok { // else the apply stage has seen a newer change
+		s.members[j.group] = members
+	}
+	s.mu.Unlock()
 	return consensus.SnapshotMeta{Index: index, Term: term, Membership: members}, nil
 }
 

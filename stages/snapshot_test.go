@@ -136,6 +136,25 @@ func TestSnapshotPolicyCompactsTheLog(t *testing.T) {
 		t.Fatalf("k = %q after compaction", v)
 	}
 
+	// A membership change reaches the metadata of the snapshots after it
+	// (the apply stage follows it; the log is not scanned again).
+	if err := e.ChangeMembership(t.Context(), 1, consensus.MembershipChange{Type: consensus.AddLearner, Node: 2}); err != nil {
+		t.Fatal(err)
+	}
+	changedAt := sm.Applied()
+	for ; ; n++ {
+		snap, _ := st.Storage(1).Snapshot()
+		if snap.Index > changedAt {
+			if !slices.Equal(snap.Membership.Learners, []uint64{2}) {
+				t.Fatalf("the log's snapshot at %d, after learner 2 joined at %d, has membership %+v", snap.Index, changedAt, snap.Membership)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log was never compacted past the membership change at %d", changedAt)
+		}
+		put(n)
+	}
 }
 
 // Either trigger captures a snapshot: Entries counts entries applied,
@@ -162,7 +181,7 @@ func TestSnapshotTriggers(t *testing.T) {
 			}
 			var captures []int
 			for drain := 1; drain <= 3*tc.wantFirstDrain; drain++ {
-				s.noteApplied(7, sm, ents)
+				s.applied(7, sm, nil, ents)
 				select {
 				case j := <-s.jobs:
 					captures = append(captures, drain)

@@ -36,15 +36,17 @@ var _ system = (*cluster)(nil)
 // startCluster starts the hosts under dir (dir/n1..n3), wires them to
 // each other, starts groups groups on all three and waits until every
 // group has a leader. Every setting but the addresses and folders is
-// raftpipe's default: fsync on, as for the peers.
-func startCluster(dir string, groups int, log *slog.Logger) (*cluster, error) {
+// raftpipe's default: fsync on, as for the peers, and snapshots unless
+// noSnapshots.
+func startCluster(dir string, groups int, noSnapshots bool, log *slog.Logger) (*cluster, error) {
 	c := &cluster{leader: make([]atomic.Int32, groups)}
 	for i := range replicas {
 		h, err := raftpipe.NewHost(raftpipe.Config{
-			NodeID:     uint64(i + 1),
-			DataDir:    filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
-			ListenAddr: "127.0.0.1:0",
-			Logger:     log,
+			NodeID:      uint64(i + 1),
+			DataDir:     filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
+			ListenAddr:  "127.0.0.1:0",
+			Logger:      log,
+			NoSnapshots: noSnapshots,
 		})
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("host %d: %w", i+1, err), c.close())

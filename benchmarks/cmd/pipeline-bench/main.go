@@ -37,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "load before the measured window, not counted")
 	dir := fs.String("dir", "", "data directory (default: a new temporary directory, removed at exit)")
 	verbose := fs.Bool("v", false, "log the hosts' info messages to stderr")
+	noSnapshots := fs.Bool("no-snapshots", false, "turn the snapshot policy off (Config.NoSnapshots), to measure what it costs")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured window (warm-up excluded) to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -66,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 
-	c, err := startCluster(*dir, cfg.Groups, log)
+	c, err := startCluster(*dir, cfg.Groups, *noSnapshots, log)
 	if err != nil {
 		return fail(1, "start: %v", err)
 	}
