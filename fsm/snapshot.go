@@ -58,5 +58,14 @@ type SnapshotFile struct {
 	CRC32C uint32
 }
 
+// Bytes is the size of the snapshot's files together.
+func (m SnapshotManifest) Bytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Bytes
+	}
+	return n
+}
+
 // ErrCorruptSnapshot wraps every snapshot verification failure.
 var ErrCorruptSnapshot = errors.New("fsm: corrupt snapshot")

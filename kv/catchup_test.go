@@ -16,6 +16,8 @@ import (
 	"github.com/raftpipe/raftpipe"
 )
 
+var verboseHosts = flag.Bool("kv.verbose", false, "log the test clusters' hosts at info level to stderr")
+
 // pebbleCluster is hosts on loopback, each with its own log and Pebble
 // store, running group 1 with a snapshot policy: hosts 1-3 are its voters,
 // a fourth may join.
@@ -60,7 +62,11 @@ func newPebbleCluster(t *testing.T, policy func(*raftpipe.Config)) *pebbleCluste
 func (c *pebbleCluster) start(i int) {
 	c.t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	cfg := raftpipe.Config{NodeID: uint64(i + 1), DataDir: c.dirs[i], ListenAddr: c.addrs[i], Logger: quiet, Peers: map[uint64]string{}}
+	hostLog := quiet
+	if *verboseHosts {
+		hostLog = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("host", i+1)
+	}
+	cfg := raftpipe.Config{NodeID: uint64(i + 1), DataDir: c.dirs[i], ListenAddr: c.addrs[i], Logger: hostLog, Peers: map[uint64]string{}}
 	cfg.WAL.SegmentBytes = 4 << 20
 	c.policy(&cfg)
 	for j, a := range c.addrs {
@@ -289,10 +295,13 @@ func TestLearnerCatchesUpBySnapshot(t *testing.T) {
 		}
 		<-time.After(5 * time.Millisecond)
 	}
+	var caughtUp, hashed time.Duration
 	for {
 		ld := c.leader()
 		if c.hosts[3].m.Applied() >= c.hosts[ld].m.Applied() {
+			caughtUp = time.Since(start)
 			a, n := c.rangeHash(ld)
+			hashed = time.Since(start) - caughtUp
 			b, _ := c.rangeHash(3)
 			if a != b || n < keys {
 				t.Fatalf("the learner's range differs from the leader's (%d keys)", n)
@@ -304,7 +313,7 @@ func TestLearnerCatchesUpBySnapshot(t *testing.T) {
 		}
 		<-time.After(10 * time.Millisecond)
 	}
-	t.Logf("a learner caught up with %d MiB in %s, applying %d entries itself", *learnerMiB, time.Since(start).Round(time.Millisecond), c.hosts[3].h.Stats().Stages.Apply.Items)
+	t.Logf("a learner caught up with %d MiB in %s, applying %d entries itself (the leader's range hashed %d keys in %s)", *learnerMiB, caughtUp.Round(time.Millisecond), c.hosts[3].h.Stats().Stages.Apply.Items, keys, hashed.Round(time.Millisecond))
 	// The log was compacted: the learner can only have caught up by
 	// loading a snapshot, and applied just what followed it.
 	if items := c.hosts[3].h.Stats().Stages.Apply.Items; items >= uint64(keys/64) {

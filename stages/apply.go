@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -43,6 +44,7 @@ type ApplyTask struct {
 type ApplyStage struct {
 	ring  *ringbuf.Ring[ApplyTask]
 	stats stageCounters
+	log   *slog.Logger
 	// observer, if set, is told what was applied, on the stage's
 	// goroutine between drains (the snapshot policy).
 	observer applyObserver
@@ -58,7 +60,7 @@ func NewApplyStage(capacity int, wait ringbuf.WaitStrategy) (*ApplyStage, error)
 	if err != nil {
 		return nil, fmt.Errorf("stages: apply ring: %w", err)
 	}
-	return &ApplyStage{ring: ring}, nil
+	return &ApplyStage{ring: ring, log: slog.New(slog.DiscardHandler)}, nil
 }
 
 // Submit queues tasks, waiting while the ring is full.
@@ -168,9 +170,11 @@ func (s *ApplyStage) install(t ApplyTask) error {
 			return fmt.Errorf("stages: state machine store failed to commit: %w", err)
 		}
 	}
+	start := time.Now()
 	if err := sn.RecoverFromSnapshot(t.Install.dir, t.Install.man); err != nil {
 		return fmt.Errorf("stages: group %d: load snapshot %d: %w", t.Group, t.Install.man.Index, err)
 	}
+	s.log.Info("installed a snapshot", "group", t.Group, "index", t.Install.man.Index, "took", time.Since(start))
 	t.Installed(t.Group, t.Install.man.Index)
 	if s.observer != nil {
 		s.observer.installed(t.Group)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/raftpipe/raftpipe/consensus"
@@ -83,7 +84,9 @@ func (e *Engine) sendSnapshot(group uint64, m consensus.Message) {
 	if err := sender.SendSnapshot(transport.OutgoingSnapshot{Group: group, Message: m, Data: a, Size: a.Size()}); err != nil {
 		e.closeOutgoing(group, m.To)
 		fail(err)
+		return
 	}
+	e.log.Info("sending a snapshot", "group", group, "to", m.To, "index", m.Snapshot.Index, "bytes", a.Size())
 }
 
 // closeOutgoing closes the archive streamed to node, once its outcome is
@@ -148,6 +151,7 @@ func (e *Engine) ReceiveSnapshot(rs transport.ReceivedSnapshot) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	man, err := fsm.ExtractArchive(f, vfs.Default, tmp)
 	f.Close()
 	if err != nil {
@@ -171,6 +175,7 @@ func (e *Engine) ReceiveSnapshot(rs transport.ReceivedSnapshot) error {
 	if err := syncDirPath(groupDir); err != nil {
 		return err
 	}
+	e.log.Info("extracted a received snapshot", "group", rs.Group, "index", meta.Index, "files", len(man.Files), "took", time.Since(start))
 	e.installs.Store([2]uint64{rs.Group, meta.Index}, installInfo{dir: final, man: man})
 	e.Deliver([]transport.Msg{{Group: rs.Group, Message: rs.Message}})
 	return nil

@@ -140,6 +140,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if e.apply, err = NewApplyStage(cfg.ApplyCapacity, cfg.Wait); err != nil {
 		return nil, err
 	}
+	e.apply.log = e.log
 	if cfg.Snapshot.Entries > 0 || cfg.Snapshot.Bytes > 0 {
 		if cfg.Snapshot.Dir == "" {
 			return nil, fmt.Errorf("stages: a snapshot policy needs a folder")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
 	"github.com/raftpipe/raftpipe/fsm"
@@ -205,6 +206,7 @@ func (s *SnapshotStage) take(j snapshotJob) error {
 	}
 	tmp := final + ".tmp"
 	os.RemoveAll(tmp)
+	start := time.Now()
 	man, err := j.src.Write(tmp)
 	if err != nil {
 		return err
@@ -225,6 +227,7 @@ func (s *SnapshotStage) take(j snapshotJob) error {
 	if err := syncDirPath(groupDir); err != nil {
 		return err
 	}
+	s.log.Info("took a snapshot", "group", j.group, "index", index, "files", len(man.Files), "bytes", man.Bytes(), "took", time.Since(start))
 	if s.cfg.TailEntries >= index {
 		return nil
 	}
