@@ -18,10 +18,24 @@ import (
 // without freeing any. The store then stays above the threshold until the
 // groups compact their logs, and says so in the log.
 func (s *Store) Purge() error {
+	s.purgeMu.Lock()
+	defer s.purgeMu.Unlock()
+	dead, err := s.purge()
+	if len(dead) > 0 {
+		// Unlinking a large preallocated file takes milliseconds on ext4:
+		// done under writeMu it would stall every append behind it.
+		err = errors.Join(err, s.removeSegments(dead))
+	}
+	return err
+}
+
+// purge does Purge's work under writeMu and returns the segments it
+// detached, to be removed after.
+func (s *Store) purge() (dead []*segment, err error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	for s.totalBytes() > s.opts.PurgeThresholdBytes && s.oldest < s.active.id {
 		seg := s.segs[s.oldest]
@@ -32,19 +46,17 @@ func (s *Store) Purge() error {
 				break
 			}
 			if err := s.rewrite(seg); err != nil {
-				return err
+				return dead, err
 			}
 			if seg.live > 0 {
 				// Every reference was copied; one left means the counts are
 				// wrong, and looping would rewrite forever.
-				return fmt.Errorf("logstore: purge: %s still has %d live records after its rewrite", seg, seg.live)
+				return dead, fmt.Errorf("logstore: purge: %s still has %d live records after its rewrite", seg, seg.live)
 			}
 		}
-		if err := s.removeDead(); err != nil {
-			return err
-		}
+		dead = s.detachDead(dead)
 	}
-	return s.removeDead()
+	return s.detachDead(dead), nil
 }
 
 func (s *Store) totalBytes() int64 {
@@ -55,10 +67,9 @@ func (s *Store) totalBytes() int64 {
 	return n
 }
 
-// removeDead removes the oldest segments while nothing points into them,
-// then syncs the directory once.
-func (s *Store) removeDead() error {
-	removed := 0
+// detachDead takes the oldest segments out of the store while nothing
+// points into them, and appends them to dead. Called under writeMu.
+func (s *Store) detachDead(dead []*segment) []*segment {
 	for s.oldest < s.active.id {
 		seg := s.segs[s.oldest]
 		if seg.live > 0 {
@@ -67,23 +78,37 @@ func (s *Store) removeDead() error {
 		s.segMu.Lock()
 		delete(s.segs, seg.id)
 		s.segMu.Unlock()
+		s.oldest++
+		dead = append(dead, seg)
+	}
+	return dead
+}
+
+// removeSegments removes detached segments' files, oldest first, then
+// syncs the directory once. A segment left behind by a crash in between
+// replays as the start of the history it is: only the oldest segments are
+// ever removed.
+func (s *Store) removeSegments(dead []*segment) error {
+	for _, seg := range dead {
 		seg.f.Close()
+	}
+	for _, seg := range dead {
+		if err := s.Err(); err != nil {
+			return err // a failed store touches its disk no more
+		}
 		if err := s.opts.FS.Remove(seg.name); err != nil {
-			// Nothing is lost: a dead segment left behind replays as the
-			// start of the history it is. But the count of segments would
-			// now be wrong, so stop.
+			// Nothing is lost, but a later open would count segments that
+			// this store no longer knows: stop.
 			return s.fail(fmt.Sprintf("remove %s", seg), err)
 		}
-		s.oldest++
-		removed++
+		s.stats.segmentsRemoved.Add(1)
 	}
-	if removed == 0 {
-		return nil
+	if err := s.Err(); err != nil {
+		return err
 	}
 	if err := s.opts.FS.SyncDir(s.opts.Dir); err != nil {
 		return s.fail("sync directory after removing segments", err)
 	}
-	s.stats.segmentsRemoved.Add(uint64(removed))
 	return nil
 }
 

@@ -2,10 +2,13 @@ package logstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
+	"github.com/raftpipe/raftpipe/logstore/vfs"
 )
 
 // A slow group that wrote a few entries long ago, and never compacts,
@@ -113,4 +116,69 @@ func readAll(t testing.TB, s *Store, group uint64) []consensus.Entry {
 		lo += uint64(len(ents))
 	}
 	return all
+}
+
+// blockingRemoveFS holds every Remove until released: a slow unlink, as
+// of a large segment on ext4 (about 30 ms for 64 MiB here).
+type blockingRemoveFS struct {
+	*vfs.MemFS
+	removing chan struct{}
+	release  chan struct{}
+}
+
+func (f blockingRemoveFS) Remove(name string) error {
+	f.removing <- struct{}{}
+	<-f.release
+	return f.MemFS.Remove(name)
+}
+
+// Removing dead segments does not hold up writes: their files are
+// unlinked outside the write lock.
+func TestPurgeRemovesSegmentsWithoutBlockingWrites(t *testing.T) {
+	fs := blockingRemoveFS{vfs.NewMem(), make(chan struct{}), make(chan struct{})}
+	s, err := Open(Options{Dir: "/wal", FS: fs, SegmentBytes: 8 << 10, ManualPurge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var b Batch
+	for i := uint64(1); i <= 300; i++ {
+		b.Reset()
+		b.Append(1, []consensus.Entry{{Term: 1, Index: i, Data: bytes.Repeat([]byte{'x'}, 100)}})
+		mustWrite(t, s, &b)
+	}
+	b.Reset()
+	b.Compact(1, 300, consensus.Membership{Voters: []uint64{1}})
+	mustWrite(t, s, &b)
+	purged := make(chan error, 1)
+	go func() { purged <- s.Purge() }()
+	<-fs.removing // Purge is unlinking a dead segment
+	b.Reset()
+	b.Append(1, []consensus.Entry{{Term: 1, Index: 301, Data: []byte("during the unlink")}})
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(&b) }()
+	var err2 error
+	select {
+	case err2 = <-wrote:
+	case <-time.After(10 * time.Second):
+		err2 = errors.New("a write waited 10 s for a segment's unlink")
+	}
+	close(fs.release)
+	go func() {
+		for range fs.removing {
+		}
+	}()
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	if err := <-purged; err != nil {
+		t.Fatal(err)
+	}
+	close(fs.removing)
+	if st := s.Stats(); st.SegmentsRemoved == 0 {
+		t.Fatal("no segment removed")
+	}
+	if ents := readAll(t, s, 1); len(ents) != 1 || ents[0].Index != 301 {
+		t.Fatalf("after the purge the group holds %d entries, want only 301", len(ents))
+	}
 }

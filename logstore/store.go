@@ -18,6 +18,9 @@ type Store struct {
 	opts Options
 	lock io.Closer
 
+	// purgeMu serializes Purges, so segments are removed oldest first
+	// even though their files are removed outside writeMu.
+	purgeMu sync.Mutex
 	// writeMu serializes Write and Purge. The fields below it are the
 	// writer's.
 	writeMu sync.Mutex
