@@ -171,6 +171,15 @@ func (h *Host) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte, e
 	return h.engine.Propose(ctx, group, cmd)
 }
 
+// ProposeBatch proposes cmds to group together, as a pipelined client's
+// burst: they enter the propose ring as one publication and reach the log
+// in order, and the caller waits once for all. Each outcome holds its
+// command's result or error, aligned with cmds; the error is set instead
+// when none was proposed (as for Propose), or when ctx ended first.
+func (h *Host) ProposeBatch(ctx context.Context, group uint64, cmds [][]byte) ([]Outcome, error) {
+	return h.engine.ProposeBatch(ctx, group, cmds)
+}
+
 // Read answers query from group's state machine, as fresh as mode
 // promises:
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,3 +143,35 @@ func TestHostStopFailsCallers(t *testing.T) {
 }
 
 var errKilled = errors.New("the host was killed")
+
+// A burst proposed together is applied in its order, each command with
+// its own outcome; a burst larger than the propose ring is refused whole,
+// and a follower refuses it naming the leader.
+func TestHostProposeBatch(t *testing.T) {
+	c := newCluster(t, 3, 1, func(_ int, cfg *Config, _ *hostOptions) { cfg.ProposeQueue = 256 })
+	ld := c.leader(1)
+	cmds := make([][]byte, 100)
+	for i := range cmds {
+		cmds[i] = fsm.EncodePut(nil, []byte("k"), []byte(fmt.Sprint(i)))
+	}
+	cmds[50] = []byte{0xff} // a command MemKV refuses: only its own outcome fails
+	outs, err := c.hosts[ld].ProposeBatch(t.Context(), 1, cmds)
+	if err != nil || len(outs) != len(cmds) {
+		t.Fatalf("ProposeBatch: %d outcomes, %v", len(outs), err)
+	}
+	for i, o := range outs {
+		if got := o.Err != nil || o.Result[0] != fsm.StatusOK; got != (i == 50) {
+			t.Fatalf("outcome %d: %q, %v", i, o.Result, o.Err)
+		}
+	}
+	if v := c.readLeader(1, "k"); v != "99" {
+		t.Fatalf("k = %q after the burst, want the last write, 99", v)
+	}
+	if _, err := c.hosts[ld].ProposeBatch(t.Context(), 1, make([][]byte, 257)); err == nil || !strings.Contains(err.Error(), "257") {
+		t.Fatalf("a burst larger than the ring: %v", err)
+	}
+	var nl *NotLeaderError
+	if _, err := c.hosts[(ld+1)%3].ProposeBatch(t.Context(), 1, cmds[:1]); !errors.As(err, &nl) || nl.Leader != c.hosts[ld].NodeID() {
+		t.Fatalf("ProposeBatch on a follower: %v", err)
+	}
+}

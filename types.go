@@ -39,6 +39,10 @@ const (
 	Stale = stages.Stale
 )
 
+// Outcome is what became of one proposal of a batch: the state machine's
+// result, or why it was not applied.
+type Outcome = stages.Outcome
+
 // GroupStatus is a group's state on this host: role, term, leader,
 // commit and applied index, and when this host's lease ends (zero when it
 // holds none).

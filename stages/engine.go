@@ -281,6 +281,41 @@ func (e *Engine) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte,
 	return o.Result, o.Err
 }
 
+// ProposeBatch proposes cmds to group as one publication into the propose
+// ring, so that a pipelined client's burst reaches the log together and
+// in order, then waits for them all. The outcomes are aligned with cmds;
+// the error is set instead when none was proposed, or when ctx ended
+// before every outcome was known.
+func (e *Engine) ProposeBatch(ctx context.Context, group uint64, cmds [][]byte) ([]Outcome, error) {
+	h, err := e.handle(group)
+	if err != nil {
+		return nil, err
+	}
+	if consensus.Role(h.role.Load()) != consensus.Leader {
+		return nil, &NotLeaderError{Group: group, Leader: h.leader.Load()}
+	}
+	ps := make([]Proposal, len(cmds))
+	for i, c := range cmds {
+		ps[i] = Proposal{Group: group, Cmd: c, Done: NewCompletion()}
+	}
+	if err := e.batch.ProposeBatch(ctx, ps); err != nil {
+		// PublishBatch publishes all or nothing.
+		if errors.Is(err, ringbuf.ErrBatchTooLarge) {
+			return nil, fmt.Errorf("stages: a burst of %d proposals exceeds the propose queue: %w", len(cmds), err)
+		}
+		return nil, e.waitErr(ctx, err)
+	}
+	out := make([]Outcome, len(ps))
+	for i, p := range ps {
+		o, err := p.Done.Wait(ctx)
+		if err != nil {
+			return nil, e.waitErr(ctx, err)
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
 // handle returns group's handle, or why there is none.
 func (e *Engine) handle(group uint64) (*groupHandle, error) {
 	if e.stopped.Load() {
