@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
+.PHONY: test race proofs bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
 
 # The README's test command.
 test:
@@ -74,6 +74,11 @@ bench-snapshot:
 RESTART_ENTRIES ?= 1000000
 bench-restart:
 	$(GO) test ./kv -run '^$$' -bench '^BenchmarkRestart$$' -benchtime 1x -count $(BENCHCOUNT) -timeout 0 -kv.restart-entries $(RESTART_ENTRIES) | tee bench-restart.txt
+
+# The issue-sized catch-up proofs of issue 7 (about 3 minutes).
+proofs:
+	$(GO) test ./kv -run '^TestFollowerCatchesUpBySSTSnapshot$$' -v -count 1 -timeout 0 -kv.follower-writes 200000
+	$(GO) test ./kv -run '^TestLearnerCatchesUpBySnapshot$$' -v -count 1 -timeout 0 -kv.learner-mib 1024
 
 # A short run of every fuzz target of every package (go test -fuzz takes
 # one target at a time).
