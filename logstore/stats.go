@@ -1,6 +1,10 @@
 package logstore
 
-import "sync/atomic"
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
 
 // counters are the store's statistics, updated as it works.
 type counters struct {
@@ -8,6 +12,30 @@ type counters struct {
 	rotations, segmentsRemoved               atomic.Uint64
 	rewrittenBytes, tornBytes                atomic.Uint64
 	cacheHits, diskReads                     atomic.Uint64
+	// One atomic add each per fdatasync, beside the sync itself: the
+	// distributions that the totals above flatten into averages.
+	syncMicros   [HistogramBuckets]atomic.Uint64
+	writeEntries [HistogramBuckets]atomic.Uint64
+}
+
+// HistogramBuckets is the number of log2 buckets of the histograms of
+// Stats; the last holds everything larger.
+const HistogramBuckets = 24
+
+// log2Bucket is the bucket of v: bucket i holds [2^i, 2^(i+1)), bucket 0
+// also 0, the last everything from 2^(HistogramBuckets-1) up.
+func log2Bucket(v uint64) int {
+	if v == 0 {
+		return 0
+	}
+	return min(bits.Len64(v)-1, HistogramBuckets-1)
+}
+
+// recordSync notes one fdatasync that took nanos.
+func (c *counters) recordSync(nanos uint64) {
+	c.syncNanos.Add(nanos)
+	c.syncs.Add(1)
+	c.syncMicros[log2Bucket(nanos/uint64(time.Microsecond))].Add(1)
 }
 
 // Stats are the store's counters since Open, for the metrics layer.
@@ -19,6 +47,15 @@ type Stats struct {
 	SyncNanos uint64 // time spent in those fdatasyncs
 	// EntriesPerSync is Entries / Syncs: how much group commit gathers.
 	EntriesPerSync float64
+	// SyncMicros[i] counts the fdatasyncs of Syncs that took
+	// [2^i, 2^(i+1)) µs (bucket 0 also those under 1 µs); their total is
+	// SyncNanos.
+	SyncMicros [HistogramBuckets]uint64
+	// WriteEntries[i] counts the Writes that appended [2^i, 2^(i+1))
+	// entries (bucket 0 also those of none: hard states, compactions);
+	// their total is Entries. Each Write is one fdatasync, so this is the
+	// distribution of entries per sync, purge's rewrites aside.
+	WriteEntries [HistogramBuckets]uint64
 
 	Segments        int    // segments on disk now
 	SegmentBytes    int64  // their preallocated size
@@ -58,6 +95,10 @@ func (s *Store) Stats() Stats {
 		TornBytes:       s.stats.tornBytes.Load(),
 		CacheHits:       s.stats.cacheHits.Load(),
 		DiskReads:       s.stats.diskReads.Load(),
+	}
+	for i := range st.SyncMicros {
+		st.SyncMicros[i] = s.stats.syncMicros[i].Load()
+		st.WriteEntries[i] = s.stats.writeEntries[i].Load()
 	}
 	if st.Syncs > 0 {
 		st.EntriesPerSync = float64(st.Entries) / float64(st.Syncs)

@@ -56,6 +56,7 @@ func (s *Store) Write(b *Batch) error {
 	s.apply(s.active.id, s.active.end-int64(len(s.buf)))
 	s.stats.writes.Add(1)
 	s.stats.entries.Add(uint64(b.entries))
+	s.stats.writeEntries[log2Bucket(uint64(b.entries))].Add(1)
 	return nil
 }
 
@@ -240,8 +241,7 @@ func (s *Store) writeSynced(buf []byte) error {
 	if err := seg.f.Sync(); err != nil {
 		return s.fail(fmt.Sprintf("sync %s", seg), err)
 	}
-	s.stats.syncNanos.Add(since(start))
-	s.stats.syncs.Add(1)
+	s.stats.recordSync(since(start))
 	s.stats.bytes.Add(uint64(len(buf)))
 	seg.end += int64(len(buf))
 	return nil

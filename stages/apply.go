@@ -26,6 +26,11 @@ type ApplyTask struct {
 	// Barrier, if set, is closed once everything submitted before the task
 	// is applied; such a task carries no entries.
 	Barrier chan struct{}
+	// SnapshotNow, if set, asks for a snapshot of the group as soon as
+	// everything submitted before the task is applied; its outcome is sent
+	// on the channel once the snapshot is written. Such a task carries no
+	// entries.
+	SnapshotNow chan<- SnapshotOutcome
 	// Install, if set, replaces the state machine's state with a received
 	// snapshot (fsm.Snapshotter), after what was submitted before it and
 	// before what comes after; Installed is then called with its index.
@@ -45,6 +50,7 @@ type ApplyStage struct {
 	ring  *ringbuf.Ring[ApplyTask]
 	stats stageCounters
 	log   *slog.Logger
+	snaps *snapshotCounters // the engine's, which counts installs
 	// observer, if set, is told what was applied, on the stage's
 	// goroutine between drains (the snapshot policy).
 	observer applyObserver
@@ -60,7 +66,7 @@ func NewApplyStage(capacity int, wait ringbuf.WaitStrategy) (*ApplyStage, error)
 	if err != nil {
 		return nil, fmt.Errorf("stages: apply ring: %w", err)
 	}
-	return &ApplyStage{ring: ring, log: slog.New(slog.DiscardHandler)}, nil
+	return &ApplyStage{ring: ring, log: slog.New(slog.DiscardHandler), snaps: new(snapshotCounters)}, nil
 }
 
 // Submit queues tasks, waiting while the ring is full.
@@ -83,7 +89,7 @@ func (s *ApplyStage) Run() error { return s.ring.Run(s.handle) }
 func (s *ApplyStage) Close() { s.ring.Close() }
 
 // Stats returns the stage's counters.
-func (s *ApplyStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
+func (s *ApplyStage) Stats() Stats { return s.stats.snapshot(s.ring.Len(), s.ring.Cap()) }
 
 // handle applies a drain in three steps: one Update per group (its
 // consecutive tasks merged), then one Commit per shared store those
@@ -150,6 +156,13 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 			if t.Barrier != nil {
 				close(t.Barrier)
 			}
+			if t.SnapshotNow != nil {
+				if s.observer == nil {
+					t.SnapshotNow <- SnapshotOutcome{Err: ErrNoSnapshots}
+				} else {
+					s.observer.requested(t.Group, t.SM, t.SnapshotNow)
+				}
+			}
 		}
 	}
 	s.stats.record(len(s.ents), time.Since(start))
@@ -161,6 +174,23 @@ func (s *ApplyStage) handle(tasks []ApplyTask, _ bool) error {
 // snapshot replaces the group's state, and nothing written before it may
 // land on top.
 func (s *ApplyStage) install(t ApplyTask) error {
+	start := time.Now()
+	err := s.load(t)
+	// Counted before the worker hears of it, so that whoever sees the
+	// snapshot installed also sees it counted.
+	ended(start, err, &s.snaps.installed, &s.snaps.installFailures, &s.snaps.installTime)
+	if err != nil {
+		return err
+	}
+	s.log.Info("installed a snapshot", "group", t.Group, "index", t.Install.man.Index, "took", time.Since(start))
+	t.Installed(t.Group, t.Install.man.Index)
+	if s.observer != nil {
+		s.observer.installed(t.Group)
+	}
+	return nil
+}
+
+func (s *ApplyStage) load(t ApplyTask) error {
 	sn, ok := t.SM.(fsm.Snapshotter)
 	if !ok {
 		return fmt.Errorf("stages: group %d: a snapshot arrived for a state machine that cannot load one", t.Group)
@@ -170,14 +200,8 @@ func (s *ApplyStage) install(t ApplyTask) error {
 			return fmt.Errorf("stages: state machine store failed to commit: %w", err)
 		}
 	}
-	start := time.Now()
 	if err := sn.RecoverFromSnapshot(t.Install.dir, t.Install.man); err != nil {
 		return fmt.Errorf("stages: group %d: load snapshot %d: %w", t.Group, t.Install.man.Index, err)
-	}
-	s.log.Info("installed a snapshot", "group", t.Group, "index", t.Install.man.Index, "took", time.Since(start))
-	t.Installed(t.Group, t.Install.man.Index)
-	if s.observer != nil {
-		s.observer.installed(t.Group)
 	}
 	return nil
 }
@@ -189,6 +213,9 @@ type applyObserver interface {
 	applied(group uint64, sm fsm.StateMachine, tasks []ApplyTask, ents []fsm.Entry)
 	// installed is told that a received snapshot replaced a group's state.
 	installed(group uint64)
+	// requested is asked for a snapshot of the group now, its outcome to
+	// be sent on reply.
+	requested(group uint64, sm fsm.StateMachine, reply chan<- SnapshotOutcome)
 }
 
 // applyRun is one group's tasks of a drain, whose entries are

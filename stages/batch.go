@@ -84,7 +84,7 @@ func (s *BatchStage) Run() error { return s.ring.Run(s.handle) }
 func (s *BatchStage) Close() { s.ring.Close() }
 
 // Stats returns the stage's counters.
-func (s *BatchStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
+func (s *BatchStage) Stats() Stats { return s.stats.snapshot(s.ring.Len(), s.ring.Cap()) }
 
 func (s *BatchStage) handle(ps []Proposal, end bool) error {
 	for _, p := range ps {

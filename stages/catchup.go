@@ -131,8 +131,10 @@ func (e *Engine) recoverFromLocalSnapshot(group uint64, sm fsm.StateMachine, ind
 // the archive into this host's snapshot folder, checking every file, and
 // steps the MsgSnap that came with it. An error tells the sender the
 // snapshot was not taken; its leader sends it again later.
-func (e *Engine) ReceiveSnapshot(rs transport.ReceivedSnapshot) error {
+func (e *Engine) ReceiveSnapshot(rs transport.ReceivedSnapshot) (err error) {
 	defer os.Remove(rs.Path)
+	start := time.Now()
+	defer func() { ended(start, err, &e.snaps.received, &e.snaps.receiveFailures, &e.snaps.receiveTime) }()
 	if e.cfg.Snapshot.Dir == "" {
 		return errors.New("stages: this host keeps no snapshots")
 	}
@@ -151,7 +153,6 @@ func (e *Engine) ReceiveSnapshot(rs transport.ReceivedSnapshot) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
 	man, err := fsm.ExtractArchive(f, vfs.Default, tmp)
 	f.Close()
 	if err != nil {

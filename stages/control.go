@@ -133,9 +133,42 @@ func (e *Engine) Unreachable(node uint64) {
 // ended.
 func (e *Engine) SnapshotStatus(group, node uint64, ok bool) {
 	e.closeOutgoing(group, node)
+	if ok {
+		e.snaps.sent.Add(1)
+	} else {
+		e.snaps.sendFailures.Add(1)
+	}
 	h, err := e.handle(group)
 	if err != nil {
 		return
 	}
 	e.workers[h.worker].reportGroup(group, func(gs *groupState) { gs.core.ReportSnapshot(node, ok) })
+}
+
+// Snapshot takes a snapshot of group now, after everything applied so
+// far, whatever the policy's triggers say, and compacts the log behind it
+// as the policy would; it returns the snapshot's index once written.
+func (e *Engine) Snapshot(ctx context.Context, group uint64) (uint64, error) {
+	if e.snapshots == nil {
+		return 0, ErrNoSnapshots
+	}
+	h, err := e.handle(group)
+	if err != nil {
+		return 0, err
+	}
+	reply := make(chan SnapshotOutcome, 1)
+	if err := e.apply.Submit(ctx, []ApplyTask{{Group: group, SM: h.sm, SnapshotNow: reply}}); err != nil {
+		return 0, e.waitErr(ctx, err)
+	}
+	select {
+	case o := <-reply:
+		if o.Err == nil && o.Index == 0 {
+			return 0, fmt.Errorf("stages: group %d has applied nothing to take a snapshot of", group)
+		}
+		return o.Index, o.Err
+	case <-ctx.Done():
+		return 0, e.waitErr(ctx, ctx.Err())
+	case <-e.ctx.Done():
+		return 0, ErrStopped
+	}
 }

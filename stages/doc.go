@@ -32,6 +32,12 @@
 //   - The snapshot stage (snapshot.go) writes the snapshots the apply
 //     stage captures between drains, off the apply path, and has the fsync
 //     stage compact the logs behind them.
+//   - Every stage counts what it does for the metrics layer, with atomics
+//     and log2 histograms read only at scrape (stats.go; elections, leader
+//     changes and refused proposals in consensus_stats.go, snapshots in
+//     snapshot_stats.go, the groups as a whole in census.go): an atomic
+//     add per drain or per event, never per entry, and no Prometheus
+//     object on any path.
 //
 // Engine (engine.go) wires them for one host; the root package's Host
 // adds the log, the transport and the ticks.

@@ -85,6 +85,15 @@ type Engine struct {
 	indexReads        atomic.Uint64 // reads that went through a ReadIndex round
 	readRounds        atomic.Uint64 // ReadIndex requests, each shared by the reads of a drain
 
+	// Counters for the metrics layer (EngineStats). Every read adds to
+	// reads (by mode): the padding keeps its cache line apart from the
+	// read-mostly fields around it, which reads and workers load.
+	_     [64]byte
+	reads [numReadModes]atomic.Uint64
+	_     [64]byte
+	cons  consensusCounters
+	snaps snapshotCounters
+
 	ctx     context.Context // ends at Stop: submissions stop waiting
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -141,6 +150,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, err
 	}
 	e.apply.log = e.log
+	e.apply.snaps = &e.snaps
 	if cfg.Snapshot.Entries > 0 || cfg.Snapshot.Bytes > 0 {
 		if cfg.Snapshot.Dir == "" {
 			return nil, fmt.Errorf("stages: a snapshot policy needs a folder")
@@ -268,6 +278,7 @@ func (e *Engine) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte,
 		return nil, err
 	}
 	if consensus.Role(h.role.Load()) != consensus.Leader {
+		e.cons.refused[refusedNotLeader].Add(1)
 		return nil, &NotLeaderError{Group: group, Leader: h.leader.Load()}
 	}
 	done := NewCompletion()
@@ -292,6 +303,7 @@ func (e *Engine) ProposeBatch(ctx context.Context, group uint64, cmds [][]byte) 
 		return nil, err
 	}
 	if consensus.Role(h.role.Load()) != consensus.Leader {
+		e.cons.refused[refusedNotLeader].Add(uint64(len(cmds)))
 		return nil, &NotLeaderError{Group: group, Leader: h.leader.Load()}
 	}
 	ps := make([]Proposal, len(cmds))
@@ -442,6 +454,11 @@ type EngineStats struct {
 	// through a ReadIndex round (follower reads included); ReadRounds is
 	// how many rounds those took.
 	LeaseReads, IndexReads, ReadRounds uint64
+	// Reads counts the reads begun on a group this host runs, by the
+	// mode asked for: index it with a ReadMode.
+	Reads     [numReadModes]uint64
+	Consensus ConsensusStats
+	Snapshots SnapshotStats
 }
 
 // Stats returns the counters of every stage.
@@ -449,9 +466,13 @@ func (e *Engine) Stats() EngineStats {
 	s := EngineStats{
 		Batch: e.batch.Stats(), Replicate: e.replicate.Stats(), Fsync: e.fsync.Stats(), Apply: e.apply.Stats(),
 		LeaseReads: e.leaseReads.Load(), IndexReads: e.indexReads.Load(), ReadRounds: e.readRounds.Load(),
+		Consensus: e.cons.snapshot(), Snapshots: e.snaps.snapshot(),
+	}
+	for m := range s.Reads {
+		s.Reads[m] = e.reads[m].Load()
 	}
 	for _, w := range e.workers {
-		s.Workers = append(s.Workers, w.stats.snapshot(w.ring.Len()))
+		s.Workers = append(s.Workers, w.stats.snapshot(w.ring.Len(), w.ring.Cap()))
 	}
 	return s
 }

@@ -68,3 +68,6 @@ func (e *Engine) waitErr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// ErrNoSnapshots refuses a snapshot on a host whose snapshot policy is off.
+var ErrNoSnapshots = errors.New("stages: snapshots are turned off on this host")

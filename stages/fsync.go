@@ -140,7 +140,7 @@ func (s *FsyncStage) addDeferred() {
 func (s *FsyncStage) Close() { s.ring.Close() }
 
 // Stats returns the stage's counters.
-func (s *FsyncStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
+func (s *FsyncStage) Stats() Stats { return s.stats.snapshot(s.ring.Len(), s.ring.Cap()) }
 
 func (s *FsyncStage) handle(reqs []PersistRequest, end bool) error {
 	for i := range reqs {

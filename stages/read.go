@@ -29,6 +29,7 @@ const (
 	// Stale reads the local state machine as it is, with no guarantee of
 	// freshness.
 	Stale
+	numReadModes = iota
 )
 
 func (m ReadMode) String() string {
@@ -71,6 +72,9 @@ func (e *Engine) Read(ctx context.Context, group uint64, query []byte, mode Read
 	h, err := e.handle(group)
 	if err != nil {
 		return nil, err
+	}
+	if mode < numReadModes {
+		e.reads[mode].Add(1) // one add per read, as the lease counter below
 	}
 	if mode == Stale {
 		return h.sm.Lookup(query)

@@ -56,7 +56,7 @@ func (s *ReplicateStage) Run() error { return s.ring.Run(s.handle) }
 func (s *ReplicateStage) Close() { s.ring.Close() }
 
 // Stats returns the stage's counters.
-func (s *ReplicateStage) Stats() Stats { return s.stats.snapshot(s.ring.Len()) }
+func (s *ReplicateStage) Stats() Stats { return s.stats.snapshot(s.ring.Len(), s.ring.Cap()) }
 
 func (s *ReplicateStage) handle(msgs []transport.Msg, end bool) error {
 	s.buf = append(s.buf, msgs...)

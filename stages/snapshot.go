@@ -39,7 +39,15 @@ type snapshotJob struct {
 	group   uint64
 	sm      fsm.StateMachine
 	src     fsm.SnapshotSource
-	members *consensus.Membership // as of src.Index(); nil: read it from the log
+	members *consensus.Membership  // as of src.Index(); nil: read it from the log
+	reply   chan<- SnapshotOutcome // if set, told how the job ended
+}
+
+// SnapshotOutcome is how a requested snapshot ended: its index, or why
+// none was written.
+type SnapshotOutcome struct {
+	Index uint64
+	Err   error
 }
 
 // SnapshotStage takes the groups' snapshots off the apply path. The apply
@@ -108,10 +116,32 @@ func (s *SnapshotStage) applied(group uint64, sm fsm.StateMachine, tasks []Apply
 	if !a.due(s.cfg) {
 		return
 	}
+	// A capture that finds the last snapshot still being written, or the
+	// queue full, is tried again after the next drain.
+	s.capture(group, sm, sn, nil)
+}
+
+// requested captures a snapshot of group now, whatever the triggers say,
+// and has its outcome sent on reply once written.
+func (s *SnapshotStage) requested(group uint64, sm fsm.StateMachine, reply chan<- SnapshotOutcome) {
+	sn, ok := sm.(fsm.Snapshotter)
+	if !ok {
+		reply <- SnapshotOutcome{Err: fmt.Errorf("stages: group %d: its state machine cannot take snapshots", group)}
+		return
+	}
+	if err := s.capture(group, sm, sn, reply); err != nil {
+		reply <- SnapshotOutcome{Err: err}
+	}
+}
+
+// capture takes the machine's state and queues it to be written, unless a
+// snapshot of the group is being written already or the queue is full.
+// It runs on the apply stage's goroutine.
+func (s *SnapshotStage) capture(group uint64, sm fsm.StateMachine, sn fsm.Snapshotter, reply chan<- SnapshotOutcome) error {
 	s.mu.Lock()
 	if s.busy[group] {
 		s.mu.Unlock()
-		return // the last one is still being written: try after the next drain
+		return fmt.Errorf("%w: a snapshot of group %d is being written", ErrBusy, group)
 	}
 	s.busy[group] = true
 	var members *consensus.Membership
@@ -121,16 +151,19 @@ func (s *SnapshotStage) applied(group uint64, sm fsm.StateMachine, tasks []Apply
 	s.mu.Unlock()
 	src, err := sn.PrepareSnapshot()
 	if err != nil {
+		s.e.snaps.takeFailures.Add(1)
 		s.log.Error("snapshot capture failed", "group", group, "err", err)
 		s.done(group)
-		return
+		return fmt.Errorf("stages: group %d: capture a snapshot: %w", group, err)
 	}
 	select {
-	case s.jobs <- snapshotJob{group: group, sm: sm, src: src, members: members}:
+	case s.jobs <- snapshotJob{group: group, sm: sm, src: src, members: members, reply: reply}:
 		s.since[group] = appliedSince{}
-	default: // the queue is full: drop this capture, try again later
+		return nil
+	default:
 		src.Close()
 		s.done(group)
+		return fmt.Errorf("%w: the snapshot queue is full", ErrBusy)
 	}
 }
 
@@ -178,11 +211,16 @@ func (s *SnapshotStage) done(group uint64) {
 // run writes the captured snapshots until close.
 func (s *SnapshotStage) run() {
 	for j := range s.jobs {
-		if err := s.take(j); err != nil {
+		err := s.take(j)
+		if err != nil {
+			s.e.snaps.takeFailures.Add(1)
 			s.log.Error("snapshot failed", "group", j.group, "index", j.src.Index(), "err", err)
 		}
 		j.src.Close()
 		s.done(j.group)
+		if j.reply != nil { // buffered: the caller may have given up
+			j.reply <- SnapshotOutcome{Index: j.src.Index(), Err: err}
+		}
 	}
 }
 
@@ -227,6 +265,8 @@ func (s *SnapshotStage) take(j snapshotJob) error {
 	if err := syncDirPath(groupDir); err != nil {
 		return err
 	}
+	s.e.snaps.taken.Add(1)
+	s.e.snaps.takeTime.record(time.Since(start))
 	s.log.Info("took a snapshot", "group", j.group, "index", index, "files", len(man.Files), "bytes", man.Bytes(), "took", time.Since(start))
 	if s.cfg.TailEntries >= index {
 		return nil

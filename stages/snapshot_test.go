@@ -197,3 +197,58 @@ func TestSnapshotTriggers(t *testing.T) {
 		})
 	}
 }
+
+// Engine.Snapshot takes a snapshot at once, whatever the triggers say,
+// and answers with its index once it is written; with no policy it is
+// refused.
+func TestSnapshotOnRequest(t *testing.T) {
+	st, _, err := logstore.OpenInMemory(nil, logstore.Options{Dir: "wal", SegmentBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir := t.TempDir()
+	newEngine := func(policy SnapshotConfig) *Engine {
+		e, err := NewEngine(EngineConfig{
+			NodeID: 1, Workers: 1, WorkerCapacity: 256, ReplicateCapacity: 256, FsyncCapacity: 256, ApplyCapacity: 256,
+			Batch: BatchConfig{Capacity: 256, EntriesMax: 64, BytesMax: 1 << 20}, FsyncWriteBytes: 1 << 20,
+			Wait: ringbuf.Blocking, Consensus: consensus.DefaultConfig(), Store: st, Sender: nowhere{}, Logger: testLog(),
+			TickInterval: 10 * time.Millisecond, Snapshot: policy,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Start()
+		return e
+	}
+	e := newEngine(SnapshotConfig{Dir: dir, Entries: 1 << 40})
+	defer e.Stop()
+	sm := &durableKV{MemKV: fsm.NewMemKV()}
+	if err := e.StartGroup(t.Context(), 1, consensus.Membership{Voters: []uint64{1}}, sm); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e.Tick()
+		if _, err := e.Propose(t.Context(), 1, fsm.EncodePut(nil, []byte("k"), []byte("v"))); err == nil {
+			break
+		} else if !errors.Is(err, ErrNotLeader) {
+			t.Fatal(err)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+	index, err := e.Snapshot(t.Context(), 1)
+	if err != nil || index < sm.Applied() || index == 0 {
+		t.Fatalf("Snapshot: %d, %v (applied %d)", index, err, sm.Applied())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1", strconv.FormatUint(index, 10), snapshotManifestFile)); err != nil {
+		t.Fatalf("the snapshot it named is not there: %v", err)
+	}
+	if _, err := e.Snapshot(t.Context(), 99); !errors.Is(err, ErrGroupNotFound) {
+		t.Fatalf("a snapshot of an unknown group: %v", err)
+	}
+	off := newEngine(SnapshotConfig{})
+	defer off.Stop()
+	if _, err := off.Snapshot(t.Context(), 1); !errors.Is(err, ErrNoSnapshots) {
+		t.Fatalf("a snapshot with the policy off: %v", err)
+	}
+}

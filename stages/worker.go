@@ -106,6 +106,9 @@ type groupState struct {
 	rounds   []readRound       // ReadIndex requests not answered yet, oldest first
 	dirty    bool
 	removed  bool
+	// seenTerm and seenLeader are the term and leader last published, for
+	// the election and leader change counters (consensusCounters.observe).
+	seenTerm, seenLeader uint64
 }
 
 type pendingProposal struct {
@@ -224,7 +227,9 @@ func (w *worker) startGroup(group uint64, s *groupStart) error {
 		return fmt.Errorf("stages: group %d: %w", group, err)
 	}
 	w.gens++
-	gs := &groupState{id: group, gen: w.gens, core: core, sm: s.sm, h: s.h, tickBase: w.tickCount}
+	// A restarted group's term and vote come back from its log: they are
+	// where it stands, not an election it started.
+	gs := &groupState{id: group, gen: w.gens, core: core, sm: s.sm, h: s.h, tickBase: w.tickCount, seenTerm: core.Status().Term}
 	w.groups[group] = gs
 	w.markDirty(gs)
 	return nil
@@ -249,7 +254,9 @@ func (w *worker) propose(group uint64, props []Proposal) {
 	}
 	term, first, err := gs.core.Propose(ents)
 	if err != nil {
-		completeAll(props, w.coreErr(gs, err))
+		err = w.coreErr(gs, err)
+		w.e.cons.refuse(err, len(props))
+		completeAll(props, err)
 		return
 	}
 	for i, p := range props {
@@ -446,6 +453,7 @@ func (w *worker) applyTask(gs *groupState, committed []consensus.Entry) ApplyTas
 				t.Dones[i] = p.done
 				continue
 			}
+			w.e.cons.refused[refusedDropped].Add(1)
 			p.done.Complete(nil, fmt.Errorf("%w: group %d index %d went to another leader's entry", ErrProposalDropped, gs.id, p.index))
 		}
 	}
@@ -455,6 +463,7 @@ func (w *worker) applyTask(gs *groupState, committed []consensus.Entry) ApplyTas
 // publish makes the group's state readable by every goroutine.
 func (w *worker) publish(gs *groupState) {
 	st := gs.core.Status()
+	w.e.cons.observe(gs, st)
 	gs.h.role.Store(uint32(st.Role))
 	gs.h.term.Store(st.Term)
 	gs.h.leader.Store(st.Leader)
