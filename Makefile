@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: test race proofs bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
+.PHONY: cluster cluster-stop test race proofs bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
 
 # The README's test command.
 test:
@@ -113,3 +113,24 @@ simulate:
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+
+# A local 3-node cluster from configs/node1.toml to node3.toml: data, logs
+# and pids under pipeline-data/. Clients on 127.0.0.1:6381-6383, HTTP on
+# 127.0.0.1:8081-8083.
+cluster:
+	@mkdir -p bin pipeline-data
+	$(GO) build -o bin/pipeline-node ./cmd/pipeline-node
+	@for i in 1 2 3; do \
+		if [ -f pipeline-data/node$$i.pid ] && kill -0 $$(cat pipeline-data/node$$i.pid) 2>/dev/null; then \
+			echo "node $$i already runs (pid $$(cat pipeline-data/node$$i.pid))"; continue; fi; \
+		bin/pipeline-node --config configs/node$$i.toml >>pipeline-data/node$$i.log 2>&1 & echo $$! >pipeline-data/node$$i.pid; \
+		echo "node $$i: pid $$!, log pipeline-data/node$$i.log"; \
+	done
+
+# Stops the local cluster gracefully (SIGTERM) and waits for each node.
+cluster-stop:
+	@for i in 1 2 3; do \
+		f=pipeline-data/node$$i.pid; [ -f $$f ] || continue; pid=$$(cat $$f); \
+		if kill -TERM $$pid 2>/dev/null; then while kill -0 $$pid 2>/dev/null; do sleep 0.1; done; echo "node $$i stopped"; fi; \
+		rm -f $$f; \
+	done

@@ -1,6 +1,9 @@
 package raftpipe
 
-import "github.com/raftpipe/raftpipe/stages"
+import (
+	"github.com/raftpipe/raftpipe/stages"
+	"github.com/raftpipe/raftpipe/transport"
+)
 
 // The errors a host's callers see; match them with errors.Is.
 var (
@@ -29,6 +32,22 @@ var (
 	// ErrStateBehindLog refuses to start a group whose state machine has
 	// applied less than the log's snapshot covers: its state is lost.
 	ErrStateBehindLog = stages.ErrStateBehindLog
+
+	// The errors of Forward.
+
+	// ErrUnreachable fails a Forward whose node is unknown or unreachable,
+	// or whose connection was lost while the request was in flight (the
+	// node may then have served it).
+	ErrUnreachable = transport.ErrUnreachable
+	// ErrPeerBusy fails a Forward the node refused unserved: too many of
+	// this host's requests in flight there, or no handler installed yet.
+	ErrPeerBusy = transport.ErrPeerBusy
+	// ErrRemote fails a Forward whose handler on the node returned an
+	// error; the error's text follows.
+	ErrRemote = transport.ErrRemote
+	// ErrRequestTooLarge refuses a Forward longer than ForwardBytesMax,
+	// before anything is sent.
+	ErrRequestTooLarge = transport.ErrFrameTooLarge
 )
 
 // NotLeaderError carries the leader hint of an ErrNotLeader.

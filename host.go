@@ -32,6 +32,8 @@ type Host struct {
 
 	lastTick atomic.Int64 // when the last tick was delivered, Unix ns
 
+	handler *hostHandler // the transport's Handler: HandleForwarded installs into it
+
 	stopOnce sync.Once
 	stopErr  error
 	stopping chan struct{} // closed when Stop begins
@@ -65,6 +67,7 @@ func newHost(cfg Config, opts hostOptions) (*Host, error) {
 		return nil, fmt.Errorf("raftpipe: open the log: %w", err)
 	}
 	handler := &hostHandler{}
+	h.handler = handler
 	tc := cfg.Transport
 	tc.Handler = handler
 	if h.tr, err = transport.New(tc); err != nil {
@@ -198,6 +201,15 @@ func (h *Host) Read(ctx context.Context, group uint64, query []byte, mode ReadMo
 	return h.engine.Read(ctx, group, query, mode)
 }
 
+// Snapshot takes a snapshot of group on this host now, after everything
+// it has applied, and compacts the log behind it as the snapshot policy
+// would; it returns the snapshot's index once the snapshot is written.
+// ErrNoSnapshots if the policy is off (Config.NoSnapshots); ErrBusy if one
+// is being written already.
+func (h *Host) Snapshot(ctx context.Context, group uint64) (uint64, error) {
+	return h.engine.Snapshot(ctx, group)
+}
+
 // TransferLeader asks group's leader, which must be this host, to hand
 // leadership to voter to; it returns once the transfer has begun.
 func (h *Host) TransferLeader(ctx context.Context, group, to uint64) error {
@@ -277,8 +289,13 @@ func (h *Host) Stop() error {
 }
 
 // hostHandler hands what the transport receives to the engine, which it
-// learns once built: the transport listens before the engine exists.
-type hostHandler struct{ e atomic.Pointer[stages.Engine] }
+// learns once built: the transport listens before the engine exists; and
+// forwarded requests to the service's ForwardHandler (forward.go), which
+// it learns whenever the service installs it.
+type hostHandler struct {
+	e       atomic.Pointer[stages.Engine]
+	forward atomic.Pointer[ForwardHandler] // nil until HandleForwarded
+}
 
 func (t *hostHandler) HandleMessages(batch []transport.Msg) {
 	if e := t.e.Load(); e != nil {
@@ -304,4 +321,10 @@ func (t *hostHandler) SnapshotStatus(group, node uint64, ok bool) {
 	if e := t.e.Load(); e != nil {
 		e.SnapshotStatus(group, node, ok)
 	}
+}
+
+// HandleCall makes hostHandler a transport.CallHandler: peers' calls are
+// requests forwarded with Host.Forward.
+func (t *hostHandler) HandleCall(ctx context.Context, from uint64, req []byte) ([]byte, error) {
+	return t.serveForwarded(ctx, from, req)
 }

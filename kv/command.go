@@ -11,23 +11,35 @@ import (
 // client of the in-memory machine speaks to this one unchanged.
 //
 //	put     1 | uvarint len(key) | key | value
-//	delete  2 | uvarint len(key) | key
+//	delete  2 | uvarint len(key) | key | more keys, each uvarint len(k) | k
 //	cas     3 | uvarint len(key) | key | expect | set
 //	          expect: 0 (key absent) or 1 | uvarint len(v) | v
 //	          set:    0 (delete) or 1 | value (the rest)
 //	batch   4 | uvarint n | n × (uvarint len(cmd) | cmd), no batch inside
+//	set     5 | uvarint len(key) | key | flags | value (the rest)
+//	          flags: SetNX, SetXX (not both), SetGet
+//	incrby  6 | uvarint len(key) | key | varint delta
+//
+// A delete of one key is the delete written before more keys were allowed,
+// and its result is the same, so logs written then still apply as they did.
+// MSET is a batch of puts: one entry, applied in one Pebble batch, so no
+// reader sees part of it.
 const (
 	opPut    = 1
 	opDelete = 2
 	opCAS    = 3
 	opBatch  = 4
+	opSet    = 5
+	opIncrBy = 6
 )
 
-// Results start with a status byte.
+// Results start with a status byte; result.go decodes them.
 const (
-	// StatusOK: applied. A delete's result has a second byte, 1 if the
-	// key existed; a batch's is followed by each command's result, each
-	// as uvarint length and bytes.
+	// StatusOK: applied. A delete's result is followed by the uvarint
+	// number of its keys that existed (a byte 0 or 1 for one key); a
+	// batch's by each command's result, each as uvarint length and bytes;
+	// a set's and an incrby's as DecodeSetResult and DecodeIncrByResult
+	// read them.
 	StatusOK = 0
 	// StatusBadCommand: not applied, the command could not be decoded; the
 	// rest of the result says why.
@@ -35,6 +47,19 @@ const (
 	// StatusCompareFailed: a compare-and-set found another value: the rest
 	// is 0 (the key is absent) or 1 and the value it holds.
 	StatusCompareFailed = 2
+	// StatusNotInteger: an incrby found a value that is not a base-10
+	// int64 in Redis' form (ErrNotInteger); nothing changed.
+	StatusNotInteger = 3
+	// StatusOverflow: an incrby's sum does not fit in an int64
+	// (ErrOverflow); nothing changed.
+	StatusOverflow = 4
+)
+
+// Flags of a set, as Redis' SET options: SETNX is SetNX, GETSET is SetGet.
+const (
+	SetNX  = 1 << 0 // write only if the key is absent
+	SetXX  = 1 << 1 // write only if the key is present
+	SetGet = 1 << 2 // return the value the key held before
 )
 
 // ErrBadCommand wraps every decoding error of a command or a query.
@@ -48,6 +73,18 @@ func EncodePut(dst, key, value []byte) []byte {
 
 // EncodeDelete appends a command that removes key.
 func EncodeDelete(dst, key []byte) []byte { return appendKey(append(dst, opDelete), key) }
+
+// EncodeDeleteKeys appends a command that removes every key of keys, as
+// Redis' DEL: its result counts those that existed, a key named twice
+// counting once. EncodeDeleteKeys(dst, k) is EncodeDelete(dst, k); with no
+// key at all the command is refused as bad (StatusBadCommand).
+func EncodeDeleteKeys(dst []byte, keys ...[]byte) []byte {
+	dst = append(dst, opDelete)
+	for _, k := range keys {
+		dst = appendKey(dst, k)
+	}
+	return dst
+}
 
 // EncodeCAS appends a command that sets key to value (or deletes it, when
 // value is nil) if key holds expect now (or is absent, when expect is nil).
@@ -74,6 +111,21 @@ func EncodeBatch(dst []byte, cmds ...[]byte) []byte {
 	return dst
 }
 
+// EncodeSet appends Redis' SET key value with flags (SetNX, SetXX,
+// SetGet; SetNX|SetXX is refused when applied, as Redis refuses it).
+func EncodeSet(dst, key, value []byte, flags byte) []byte {
+	dst = appendKey(append(dst, opSet), key)
+	return append(append(dst, flags), value...)
+}
+
+// EncodeIncrBy appends Redis' INCRBY key delta (INCR is delta 1, DECRBY
+// d is delta -d: Redis refuses DECRBY of math.MinInt64 before it gets
+// here, with "decrement would overflow").
+func EncodeIncrBy(dst, key []byte, delta int64) []byte {
+	dst = appendKey(append(dst, opIncrBy), key)
+	return binary.AppendVarint(dst, delta)
+}
+
 func appendKey(dst, k []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(k)))
 	return append(dst, k...)
@@ -83,18 +135,19 @@ func appendKey(dst, k []byte) []byte {
 type command struct {
 	op     byte
 	key    []byte
-	value  []byte // put, and cas with set
+	value  []byte // put, set, and cas with set
 	hasExp bool   // cas: a value is expected (else the key must be absent)
 	expect []byte
 	del    bool      // cas: delete on success
 	subs   []command // batch
+	more   [][]byte  // delete: the keys after key
+	flags  byte      // set
+	delta  int64     // incrby
 }
 
 // decodeCommand decodes b; nested says whether b sits inside a batch.
 func decodeCommand(b []byte, nested bool) (command, error) {
-	bad := func(format string, args ...any) (command, error) {
-		return command{}, fmt.Errorf("%w: %s", ErrBadCommand, fmt.Sprintf(format, args...))
-	}
+	bad := func(format string, args ...any) (command, error) { return command{}, badCommand(format, args...) }
 	if len(b) == 0 {
 		return bad("empty")
 	}
@@ -102,7 +155,7 @@ func decodeCommand(b []byte, nested bool) (command, error) {
 	rest := b[1:]
 	var err error
 	switch c.op {
-	case opPut, opDelete, opCAS:
+	case opPut, opDelete, opCAS, opSet, opIncrBy:
 		if c.key, rest, err = readBytes(rest); err != nil {
 			return bad("key: %v", err)
 		}
@@ -138,40 +191,76 @@ func decodeCommand(b []byte, nested bool) (command, error) {
 	case opPut:
 		c.value = rest
 	case opDelete:
-		if len(rest) != 0 {
-			return bad("%d bytes after a delete's key", len(rest))
+		for i := 1; len(rest) != 0; i++ {
+			var k []byte
+			if k, rest, err = readBytes(rest); err != nil {
+				return bad("delete key %d: %v", i, err)
+			}
+			c.more = append(c.more, k)
 		}
 	case opCAS:
+		return decodeCAS(c, rest)
+	case opSet:
 		if len(rest) == 0 {
-			return bad("compare-and-set without its expectation")
+			return bad("set without its flags")
 		}
-		switch rest[0] {
-		case 0:
-			rest = rest[1:]
-		case 1:
-			c.hasExp = true
-			if c.expect, rest, err = readBytes(rest[1:]); err != nil {
-				return bad("compare-and-set expectation: %v", err)
-			}
-		default:
-			return bad("compare-and-set expectation flag %d", rest[0])
+		c.flags, c.value = rest[0], rest[1:]
+		if c.flags&^(SetNX|SetXX|SetGet) != 0 {
+			return bad("set flags %#x: unknown bits", c.flags)
 		}
-		if len(rest) == 0 {
-			return bad("compare-and-set without its new value")
+		if c.flags&(SetNX|SetXX) == SetNX|SetXX {
+			return bad("set with both NX and XX")
 		}
-		switch rest[0] {
-		case 0:
-			if len(rest) != 1 {
-				return bad("%d bytes after a compare-and-delete", len(rest)-1)
-			}
-			c.del = true
-		case 1:
-			c.value = rest[1:]
-		default:
-			return bad("compare-and-set value flag %d", rest[0])
+	case opIncrBy:
+		var w int
+		if c.delta, w = binary.Varint(rest); w <= 0 {
+			return bad("incrby: bad delta")
+		}
+		if w != len(rest) {
+			return bad("%d bytes after an incrby's delta", len(rest)-w)
 		}
 	}
 	return c, nil
+}
+
+// decodeCAS decodes what follows a compare-and-set's key.
+func decodeCAS(c command, rest []byte) (command, error) {
+	bad := func(format string, args ...any) (command, error) { return command{}, badCommand(format, args...) }
+	if len(rest) == 0 {
+		return bad("compare-and-set without its expectation")
+	}
+	var err error
+	switch rest[0] {
+	case 0:
+		rest = rest[1:]
+	case 1:
+		c.hasExp = true
+		if c.expect, rest, err = readBytes(rest[1:]); err != nil {
+			return bad("compare-and-set expectation: %v", err)
+		}
+	default:
+		return bad("compare-and-set expectation flag %d", rest[0])
+	}
+	if len(rest) == 0 {
+		return bad("compare-and-set without its new value")
+	}
+	switch rest[0] {
+	case 0:
+		if len(rest) != 1 {
+			return bad("%d bytes after a compare-and-delete", len(rest)-1)
+		}
+		c.del = true
+	case 1:
+		c.value = rest[1:]
+	default:
+		return bad("compare-and-set value flag %d", rest[0])
+	}
+	return c, nil
+}
+
+// badCommand is a decoding error of a command or a query.
+func badCommand(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadCommand, fmt.Sprintf(format, args...))
 }
 
 // readBytes reads a uvarint length and that many bytes.
@@ -184,59 +273,4 @@ func readBytes(b []byte) (v, rest []byte, err error) {
 		return nil, nil, fmt.Errorf("length %d beyond the %d bytes left", n, len(b)-w)
 	}
 	return b[w : w+int(n)], b[w+int(n):], nil
-}
-
-// Queries read a group's keys without entering the log.
-//
-//	get   1 | key                                  -> the value, or fsm.ErrNotFound
-//	scan  2 | uvarint len(start) | start | uvarint len(end) | end | uvarint limit
-//	        -> more (0 or 1) | uvarint n | n × (uvarint len(k) | k | uvarint len(v) | v)
-//	        keys in [start, end) in order (an empty end: to the last key), at
-//	        most limit of them; more is 1 when the range holds more.
-const (
-	queryGet  = 1
-	queryScan = 2
-)
-
-// EncodeGet appends a query for key's value.
-func EncodeGet(dst, key []byte) []byte { return append(append(dst, queryGet), key...) }
-
-// EncodeScan appends a query for at most limit keys in [start, end).
-func EncodeScan(dst, start, end []byte, limit int) []byte {
-	dst = appendKey(appendKey(append(dst, queryScan), start), end)
-	return binary.AppendUvarint(dst, uint64(limit))
-}
-
-// KeyValue is one pair of a scan's result.
-type KeyValue struct{ Key, Value []byte }
-
-// DecodeScanResult reads what a scan query returned: the pairs, and
-// whether the range holds more beyond them.
-func DecodeScanResult(b []byte) (pairs []KeyValue, more bool, err error) {
-	bad := func(format string, args ...any) ([]KeyValue, bool, error) {
-		return nil, false, fmt.Errorf("kv: bad scan result: %s", fmt.Sprintf(format, args...))
-	}
-	if len(b) == 0 || b[0] > 1 {
-		return bad("no more flag")
-	}
-	more = b[0] == 1
-	n, w := binary.Uvarint(b[1:])
-	if w <= 0 || n > uint64(len(b)) {
-		return bad("bad count")
-	}
-	rest := b[1+w:]
-	for i := range n {
-		var kv KeyValue
-		if kv.Key, rest, err = readBytes(rest); err != nil {
-			return bad("pair %d key: %v", i, err)
-		}
-		if kv.Value, rest, err = readBytes(rest); err != nil {
-			return bad("pair %d value: %v", i, err)
-		}
-		pairs = append(pairs, kv)
-	}
-	if len(rest) != 0 {
-		return bad("%d bytes after the pairs", len(rest))
-	}
-	return pairs, more, nil
 }

@@ -28,7 +28,17 @@ func TestDecodeCommandRefuses(t *testing.T) {
 		"empty":            {nil, "empty"},
 		"opcode":           {[]byte{42}, "unknown opcode 42"},
 		"key length":       {[]byte{opPut, 9, 'a'}, "key: length 9 beyond the 1 bytes left"},
-		"delete trailing":  {append(EncodeDelete(nil, []byte("k")), 'x'), "1 bytes after a delete's key"},
+		"delete trailing":  {append(EncodeDelete(nil, []byte("k")), 'x'), "delete key 1: length 120 beyond the 0 bytes left"},
+		"delete no key":    {EncodeDeleteKeys(nil), "key: bad length"},
+		"delete 2nd key":   {append(EncodeDelete(nil, []byte("k")), 0x80), "delete key 1: bad length"},
+		"set flags":        {[]byte{opSet, 1, 'k'}, "set without its flags"},
+		"set bits":         {EncodeSet(nil, []byte("k"), nil, 8), "set flags 0x8: unknown bits"},
+		"set NX XX":        {EncodeSet(nil, []byte("k"), nil, SetNX|SetXX|SetGet), "both NX and XX"},
+		"incrby delta":     {[]byte{opIncrBy, 1, 'k'}, "incrby: bad delta"},
+		"incrby long":      {append([]byte{opIncrBy, 1, 'k'}, bytes.Repeat([]byte{0xff}, 11)...), "incrby: bad delta"},
+		"incrby trailing":  {append(EncodeIncrBy(nil, []byte("k"), -1), 0), "1 bytes after an incrby's delta"},
+		"incrby key":       {[]byte{opIncrBy, 5, 'k'}, "key: length 5 beyond the 1 bytes left"},
+		"batch bad set":    {EncodeBatch(nil, EncodePut(nil, nil, nil), []byte{opSet, 0}), "batch command 1: kv: bad command: set without its flags"},
 		"cas expectation":  {[]byte{opCAS, 1, 'k'}, "without its expectation"},
 		"cas flag":         {[]byte{opCAS, 1, 'k', 7}, "expectation flag 7"},
 		"cas value":        {[]byte{opCAS, 1, 'k', 0}, "without its new value"},
@@ -52,6 +62,11 @@ func FuzzMachineCommand(f *testing.F) {
 	f.Add(EncodeCAS(nil, []byte("k"), []byte("v"), nil))
 	f.Add(EncodeBatch(nil, EncodePut(nil, []byte("a"), nil), EncodeDelete(nil, []byte("a"))))
 	f.Add([]byte{opCAS, 1, 'k', 1, 1, 'v', 1})
+	f.Add(EncodeSet(nil, []byte("k"), []byte("v"), SetNX|SetGet))
+	f.Add(EncodeIncrBy(nil, []byte("k"), -3))
+	f.Add(EncodeIncrBy(nil, []byte("v"), 1)) // not an integer once k's value is "v"
+	f.Add(EncodeDeleteKeys(nil, []byte("a"), []byte("k"), []byte("a")))
+	f.Add(EncodeBatch(nil, EncodeSet(nil, []byte("n"), []byte("9223372036854775807"), 0), EncodeIncrBy(nil, []byte("n"), 1)))
 	s, err := Open(memOptions(vfs.NewMem()))
 	if err != nil {
 		f.Fatal(err)
@@ -71,19 +86,59 @@ func FuzzMachineCommand(f *testing.F) {
 			t.Fatalf("Commit: %v", err)
 		}
 		res := ents[0].Result
-		if len(res) == 0 || res[0] > StatusCompareFailed {
+		if len(res) == 0 || res[0] > StatusOverflow {
 			t.Fatalf("result %q has no known status", res)
 		}
-		_, derr := decodeCommand(cmd, false)
+		c, derr := decodeCommand(cmd, false)
 		if (derr != nil) != (res[0] == StatusBadCommand) {
 			t.Fatalf("decode error %v but result status %d", derr, res[0])
 		}
-		if derr != nil {
+		if derr != nil || res[0] == StatusNotInteger || res[0] == StatusOverflow {
 			if after, _ := m.Lookup(EncodeScan(nil, nil, nil, 1000)); !bytes.Equal(before, after) {
-				t.Fatal("a command that does not decode changed the state")
+				t.Fatalf("a command that failed (status %d) changed the state", res[0])
 			}
 		}
+		if derr == nil {
+			checkResultDecodes(t, c, res)
+		}
 	})
+}
+
+// checkResultDecodes fails t unless res decodes as c's kind of result.
+func checkResultDecodes(t *testing.T, c command, res []byte) {
+	t.Helper()
+	var err error
+	switch c.op {
+	case opDelete:
+		var n uint64
+		if n, err = DecodeDeleteResult(res); err == nil && n > uint64(1+len(c.more)) {
+			t.Fatalf("a delete of %d keys found %d", 1+len(c.more), n)
+		}
+	case opSet:
+		_, err = DecodeSetResult(res)
+	case opIncrBy:
+		if _, err = DecodeIncrByResult(res); errors.Is(err, ErrNotInteger) || errors.Is(err, ErrOverflow) {
+			err = nil
+		}
+	case opBatch:
+		if res[0] != StatusOK {
+			t.Fatalf("a batch that decoded answered status %d", res[0])
+		}
+		rest := res[1:]
+		for i, sub := range c.subs {
+			var r []byte
+			if r, rest, err = readBytes(rest); err != nil {
+				t.Fatalf("batch result %d: %v", i, err)
+			}
+			checkResultDecodes(t, sub, r)
+		}
+		if len(rest) != 0 {
+			t.Fatalf("%d bytes after a batch's results", len(rest))
+		}
+	}
+	if err != nil {
+		t.Fatalf("result %q of opcode %d: %v", res, c.op, err)
+	}
 }
 
 // FuzzDecodeScanResult never panics, and what it accepts, encoded again,

@@ -87,11 +87,11 @@ func (m *Machine) applyOne(b *pebble.Batch, c command, dst []byte) ([]byte, erro
 	case opPut:
 		return append(dst, StatusOK), b.Set(m.key, c.value, nil)
 	case opDelete:
-		_, found, err := m.get(b, m.key)
-		if err != nil || !found {
-			return append(dst, StatusOK, 0), err
-		}
-		return append(dst, StatusOK, 1), b.Delete(m.key, nil)
+		return m.applyDelete(b, c, dst)
+	case opSet:
+		return m.applySet(b, c, dst)
+	case opIncrBy:
+		return m.applyIncrBy(b, c, dst)
 	case opCAS:
 		cur, found, err := m.get(b, m.key)
 		if err != nil {
@@ -125,7 +125,7 @@ func (m *Machine) get(b *pebble.Batch, key []byte) ([]byte, bool, error) {
 	return append([]byte(nil), v...), true, nil
 }
 
-// Lookup answers a query (EncodeGet, EncodeScan) from the committed state.
+// Lookup answers a query (query.go) from the committed state.
 // A get of a missing key returns fsm.ErrNotFound.
 func (m *Machine) Lookup(query []byte) ([]byte, error) {
 	if m.closed.Load() {
@@ -147,6 +147,19 @@ func (m *Machine) Lookup(query []byte) ([]byte, error) {
 		return append([]byte(nil), v...), nil
 	case queryScan:
 		return m.scan(query[1:])
+	case queryMGet:
+		return m.mget(query[1:])
+	case queryExists:
+		return m.exists(query[1:])
+	case queryStrlen:
+		return m.strlen(query[1:])
+	case queryDBSize:
+		if len(query) != 1 {
+			return nil, fmt.Errorf("%w: %d bytes after a dbsize", ErrBadCommand, len(query)-1)
+		}
+		return m.dbSize()
+	case queryScanKeys:
+		return m.scanKeys(query[1:])
 	}
 	return nil, fmt.Errorf("%w: unknown query %d", ErrBadCommand, query[0])
 }

@@ -871,7 +871,7 @@ func TestHelloRoundTrip(t *testing.T) {
 			cluster: randWireValue(r),
 			from:    max(1, randWireValue(r)),
 			to:      max(1, randWireValue(r)),
-			kind:    []connKind{connRaft, connSnapshot}[r.IntN(2)],
+			kind:    []connKind{connRaft, connSnapshot, connCall}[r.IntN(3)],
 		}
 		if i == 0 {
 			h.version = ProtocolVersion
@@ -907,7 +907,7 @@ func TestDecodeHelloRejectsMalformed(t *testing.T) {
 		{"only version and cluster", concatBytes(u(1), u(7))},
 		{"missing kind", valid[:len(valid)-1]},
 		{"kind 0", withKind(0)},
-		{"kind 3", withKind(3)},
+		{"kind 4", withKind(4)},
 		{"kind 255", withKind(255)},
 		{"sender 0", appendHello(nil, hello{version: 1, cluster: 7, from: 0, to: 2, kind: connRaft})},
 		{"receiver 0", appendHello(nil, hello{version: 1, cluster: 7, from: 1, to: 0, kind: connSnapshot})},

@@ -64,13 +64,22 @@ type Config struct {
 	// resuming each time, before it is reported failed.
 	SnapshotAttemptsMax int
 
+	// CallsServedMax bounds the calls (Transport.Call) from one peer that
+	// this node serves at once, each a goroutine running HandleCall and
+	// holding its request. A request beyond it is answered ErrPeerBusy at
+	// once, unserved.
+	CallsServedMax int
+
 	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults: 64 MiB frames, a ring of 8192
 // outbound messages per peer, 2 s dials, 5 s handshakes and writes, a ping each second and 10 s of silence before a link is
 // dropped, reconnects backing off from 50 ms to 2 s, 1 MiB snapshot
-// chunks, 2 snapshot streams each way, 64 queued sends, 5 attempts.
+// chunks, 2 snapshot streams each way, 64 queued sends, 5 attempts, and
+// 1024 calls served at once per peer (a follower forwards about one call
+// per client connection it serves, so the bound is for a flood, not for
+// load).
 func DefaultConfig() Config {
 	return Config{
 		MaxFrameBytes:          64 << 20,
@@ -87,6 +96,7 @@ func DefaultConfig() Config {
 		SnapshotRecvStreamsMax: 2,
 		SnapshotQueueMax:       64,
 		SnapshotAttemptsMax:    5,
+		CallsServedMax:         1024,
 	}
 }
 
@@ -100,6 +110,7 @@ func (c *Config) fillDefaults() {
 		{&c.SnapshotRecvStreamsMax, &d.SnapshotRecvStreamsMax},
 		{&c.SnapshotQueueMax, &d.SnapshotQueueMax},
 		{&c.SnapshotAttemptsMax, &d.SnapshotAttemptsMax},
+		{&c.CallsServedMax, &d.CallsServedMax},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.def
@@ -156,6 +167,8 @@ func (c Config) Validate() error {
 		return bad("snapshot_chunk_bytes %d must be at least 4096 and fit in max_frame_bytes %d", c.SnapshotChunkBytes, c.MaxFrameBytes)
 	case c.SnapshotSendStreamsMax < 0 || c.SnapshotRecvStreamsMax < 0 || c.SnapshotQueueMax < 0 || c.SnapshotAttemptsMax < 0:
 		return bad("snapshot stream bounds must be positive")
+	case c.CallsServedMax < 0:
+		return bad("calls_served_max %d must be positive", c.CallsServedMax)
 	case c.TLS != nil && (c.TLS.CAFile == "" || c.TLS.CertFile == "" || c.TLS.KeyFile == ""):
 		return bad("tls needs ca_file, cert_file and key_file")
 	}

@@ -1,7 +1,8 @@
 // Package transport carries the Raft messages of every group on a host to
 // the other hosts: a compact hand-written binary protocol, one multiplexed
 // connection per peer, coalesced heartbeats, snapshot streams on their own
-// connections, and optional mutual TLS.
+// connections, calls (an opaque request, its response) between nodes, and
+// optional mutual TLS.
 //
 // # Frames
 //
@@ -57,6 +58,60 @@
 // a sidecar of their checksums, hands the file on only when all of it is
 // synced and verified, and a cut stream resumes at the last chunk that
 // verifies, even after a restart. Streams are bounded each way.
+//
+// # Calls
+//
+// Call sends an opaque request to a node and waits for the response its
+// CallHandler gives: a follower forwards a client's writes to the leader
+// this way (call*.go). The requests of one node to another travel on a
+// call connection of their own, dialed at the first call and kept, and
+// the responses come back on that same connection, as a snapshot
+// stream's result does:
+//
+//	caller                                  callee
+//	hello (call)                    →
+//	                                ←       hello
+//	request: id, deadline, bytes    →       served on a goroutine of its own
+//	request: id, deadline, bytes    →
+//	                                ←       response: id, status, bytes
+//	                                ←       response: id, status, bytes
+//
+// Concurrent calls are multiplexed, each matched to its response by an ID
+// the caller issues; responses come in the order the handlers finish. A
+// lost call connection fails every call in flight on it at once with
+// ErrUnreachable. Each end writes with one goroutine that drains all that
+// is queued into one writev and pings when idle, so each end holds the
+// other to the idle timeout, as on a Raft link.
+//
+// The road not taken was to send requests on the caller's Raft connection
+// and responses on the callee's, matched by ID: no new connection, but
+// three costs. A Raft link's send queue is lossy by design (Raft retries),
+// and a dropped response leaves its caller waiting for its deadline. A
+// call would hang on two connections, and failing every call in flight
+// when either breaks, and only those, needs both watched. And a forwarded
+// burst of many megabytes would queue in the Raft link's writer and socket
+// buffer in front of heartbeats. On a connection of its own a call waits
+// behind other calls only, never behind Raft traffic, and Raft traffic
+// never waits behind it: the two share no queue, no writer, no reader and
+// no socket buffer, only the network path. So the ordering is per call
+// connection, first queued first written, and none between calls and
+// Raft messages. The price is one more connection each way per pair of
+// nodes that call each other, and a dial on the first call.
+//
+// The callee runs each request's handler on a goroutine of its own, never
+// on the connection's reader, so a request waiting on consensus holds up
+// neither other calls nor anything else; CallsServedMax bounds the
+// handlers running for one peer, and a request beyond it is answered
+// ErrPeerBusy at once. The request carries the time its caller had left,
+// which bounds the handler's context. A request longer than the frame
+// limit less the call's fields (CallPayloadBytesMax) is refused before
+// anything is sent; a response that long is replaced by an ErrRemote
+// answer naming its size.
+//
+// Calls are new in version 1 without a version bump: a node of an older
+// build refuses the call connection's hello (a kind it does not know), so
+// a call to it fails with ErrUnreachable wrapping ErrRejected, and its
+// Raft traffic goes on as before.
 //
 // # Security
 //

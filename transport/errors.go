@@ -29,6 +29,9 @@ const (
 	KindDial
 	KindIO
 	KindSnapshot
+	KindUnreachable
+	KindPeerBusy
+	KindRemote
 	numErrorKinds
 )
 
@@ -52,6 +55,9 @@ var errorKindNames = [numErrorKinds]string{
 	KindDial:             "dial",
 	KindIO:               "io",
 	KindSnapshot:         "snapshot",
+	KindUnreachable:      "unreachable",
+	KindPeerBusy:         "peer_busy",
+	KindRemote:           "remote",
 }
 
 // String is the kind's label in metrics: lower case, underscores.
@@ -92,6 +98,18 @@ var (
 	ErrDial             = errors.New("transport: dial failed")
 	ErrIO               = errors.New("transport: connection failed")
 	ErrSnapshot         = errors.New("transport: snapshot stream failed")
+	// ErrUnreachable fails a call (Transport.Call) that got no answer
+	// because of the connection: the node could not be reached, or its
+	// call connection was lost while the call was in flight, in which case
+	// the node may have served the request. It wraps the cause.
+	ErrUnreachable = errors.New("transport: node unreachable")
+	// ErrPeerBusy fails a call the node refused at once, unserved: it was
+	// serving CallsServedMax calls from this node, or its CallHandler
+	// answered with an error wrapping ErrPeerBusy.
+	ErrPeerBusy = errors.New("transport: peer busy")
+	// ErrRemote fails a call whose CallHandler returned an error; the
+	// handler's error text follows.
+	ErrRemote = errors.New("transport: the peer's call handler failed")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("transport: closed")
 	// ErrInvalidConfig wraps every config validation error.
@@ -117,6 +135,9 @@ var kindErrors = [numErrorKinds]error{
 	KindDial:             ErrDial,
 	KindIO:               ErrIO,
 	KindSnapshot:         ErrSnapshot,
+	KindUnreachable:      ErrUnreachable,
+	KindPeerBusy:         ErrPeerBusy,
+	KindRemote:           ErrRemote,
 }
 
 // KindOf classifies err by the sentinel it wraps; KindOther when none.

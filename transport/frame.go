@@ -56,6 +56,8 @@ const (
 	frameSnapChunk                           // sender → receiver: offset, chunk checksum, data
 	frameSnapEnd                             // sender → receiver: checksum of the whole stream
 	frameSnapResult                          // receiver → sender: installed, or why not
+	frameCallRequest                         // caller → callee: ID, deadline, request (call_codec.go)
+	frameCallResponse                        // callee → caller: ID, status, response or error text
 	numFrameTypes
 )
 
@@ -71,6 +73,8 @@ var frameTypeNames = [numFrameTypes]string{
 	frameSnapChunk:      "snapshot-chunk",
 	frameSnapEnd:        "snapshot-end",
 	frameSnapResult:     "snapshot-result",
+	frameCallRequest:    "call-request",
+	frameCallResponse:   "call-response",
 }
 
 func (t frameType) String() string {

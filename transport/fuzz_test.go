@@ -53,6 +53,9 @@ func fuzzSeedStream(checksum bool) []byte {
 	}
 	stream = appendFrame(stream, frameHello, appendHello(nil, hello{version: ProtocolVersion, cluster: 9, from: 1, to: 2, kind: connRaft}), checksum)
 	stream = appendFrame(stream, frameReject, appendReject(nil, KindClusterMismatch, "cluster 9, this node in 8"), checksum)
+	stream = append(stream, callRequestFrame(1, 250000, []byte("*1\r\n$4\r\nPING\r\n"), checksum)...)
+	stream = append(stream, callResponseFrame(1, callOK, []byte("+PONG\r\n"), checksum)...)
+	stream = append(stream, callResponseFrame(2, callBusy, []byte("node 2 is serving 1024 calls"), checksum)...)
 	return stream
 }
 
@@ -166,7 +169,7 @@ func checkHelloPayload(t *testing.T, payload []byte) {
 		requireMalformed(t, err)
 		return
 	}
-	if h.from == 0 || h.to == 0 || (h.kind != connRaft && h.kind != connSnapshot) {
+	if h.from == 0 || h.to == 0 || !h.kind.valid() {
 		t.Fatalf("decoded an invalid hello %+v", h)
 	}
 	re := appendHello(nil, h)
@@ -200,6 +203,47 @@ func checkRejectPayload(t *testing.T, payload []byte) {
 	}
 }
 
+// checkCallRequestPayload decodes a call request payload and checks the
+// fuzz properties.
+func checkCallRequestPayload(t *testing.T, payload []byte) {
+	id, deadline, req, err := decodeCallRequest(payload)
+	if err != nil {
+		requireMalformed(t, err)
+		return
+	}
+	if id == 0 || len(req) > len(payload)-2 || cap(req) != len(req) {
+		t.Fatalf("%d bytes decoded to call %d with a request of %d bytes (capacity %d)", len(payload), id, len(req), cap(req))
+	}
+	re := append(appendCallRequestHeader(nil, id, deadline), req...)
+	id2, deadline2, req2, err := decodeCallRequest(re)
+	if err != nil || id2 != id || deadline2 != deadline || !bytes.Equal(req2, req) {
+		t.Fatalf("re-encoded request decodes differently (%v)", err)
+	}
+	requireCanonical(t, "call request", payload, re)
+}
+
+// checkCallResponsePayload decodes a call response payload and checks the
+// fuzz properties.
+func checkCallResponsePayload(t *testing.T, payload []byte) {
+	id, st, rest, err := decodeCallResponse(payload)
+	if err != nil {
+		requireMalformed(t, err)
+		return
+	}
+	if id == 0 || st >= numCallStatuses || len(rest) > len(payload)-2 || cap(rest) != len(rest) {
+		t.Fatalf("%d bytes decoded to call %d, status %d, %d bytes (capacity %d)", len(payload), id, st, len(rest), cap(rest))
+	}
+	if st != callOK && len(rest) > callErrorTextMax {
+		t.Fatalf("status %d with %d bytes of error text", st, len(rest))
+	}
+	re := append(appendCallResponseHeader(nil, id, st), rest...)
+	id2, st2, rest2, err := decodeCallResponse(re)
+	if err != nil || id2 != id || st2 != st || !bytes.Equal(rest2, rest) {
+		t.Fatalf("re-encoded response decodes differently (%v)", err)
+	}
+	requireCanonical(t, "call response", payload, re)
+}
+
 // checkFramePayload decodes a payload by its frame type.
 func checkFramePayload(t *testing.T, ft frameType, payload []byte) {
 	switch ft {
@@ -213,6 +257,10 @@ func checkFramePayload(t *testing.T, ft frameType, payload []byte) {
 		checkHelloPayload(t, payload)
 	case frameReject:
 		checkRejectPayload(t, payload)
+	case frameCallRequest:
+		checkCallRequestPayload(t, payload)
+	case frameCallResponse:
+		checkCallResponsePayload(t, payload)
 	}
 	// Ping and snapshot payloads have their own decoders, elsewhere.
 }
@@ -323,5 +371,30 @@ func FuzzDecodeReject(f *testing.F) {
 	f.Add(appendReject(nil, 255, string(make([]byte, rejectReasonMax))))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		checkRejectPayload(t, payload)
+	})
+}
+
+func FuzzDecodeCallRequest(f *testing.F) {
+	u := uvarintBytes
+	f.Add(concatBytes(u(1), u(0)))
+	f.Add(concatBytes(u(1), u(250000), []byte("*1\r\n$4\r\nPING\r\n")))
+	f.Add(concatBytes(u(1<<63), u(1<<64-1), make([]byte, 300)))
+	f.Add(concatBytes(u(0), u(5), []byte("x"))) // ID 0
+	f.Add([]byte{0x81, 0x00, 0x00})             // an overlong ID
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		checkCallRequestPayload(t, payload)
+	})
+}
+
+func FuzzDecodeCallResponse(f *testing.F) {
+	u := uvarintBytes
+	for st := range numCallStatuses + 1 {
+		f.Add(concatBytes(u(7), []byte{byte(st)}, []byte("+OK\r\n")))
+	}
+	f.Add(concatBytes(u(1<<64-1), []byte{byte(callOK)}))
+	f.Add(concatBytes(u(3), []byte{byte(callFailed)}, make([]byte, callErrorTextMax)))
+	f.Add(concatBytes(u(3), []byte{byte(callFailed)}, make([]byte, callErrorTextMax+1)))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		checkCallResponsePayload(t, payload)
 	})
 }

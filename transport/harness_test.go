@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -21,6 +23,7 @@ type recorder struct {
 	snaps       []ReceivedSnapshot
 	snapErr     error // returned by HandleSnapshot when set
 	onMessages  func([]Msg)
+	onCall      func(ctx context.Context, from uint64, req []byte) ([]byte, error)
 }
 
 type snapshotStatus struct {
@@ -48,6 +51,24 @@ func (r *recorder) HandleSnapshot(s ReceivedSnapshot) error {
 	}
 	r.snaps = append(r.snaps, s)
 	return nil
+}
+
+// HandleCall runs onCall, set with serveCalls; without it the recorder
+// serves no calls.
+func (r *recorder) HandleCall(ctx context.Context, from uint64, req []byte) ([]byte, error) {
+	r.mu.Lock()
+	f := r.onCall
+	r.mu.Unlock()
+	if f == nil {
+		return nil, errors.New("this test's recorder serves no calls")
+	}
+	return f(ctx, from, req)
+}
+
+func (r *recorder) serveCalls(f func(ctx context.Context, from uint64, req []byte) ([]byte, error)) {
+	r.mu.Lock()
+	r.onCall = f
+	r.mu.Unlock()
 }
 
 func (r *recorder) Unreachable(node uint64) {

@@ -12,6 +12,7 @@ type connKind uint8
 const (
 	connRaft     connKind = 1 // the multiplexed Raft messages of every group
 	connSnapshot connKind = 2 // one snapshot stream
+	connCall     connKind = 3 // the calls of one node to another, and their responses
 )
 
 func (k connKind) String() string {
@@ -20,9 +21,13 @@ func (k connKind) String() string {
 		return "raft"
 	case connSnapshot:
 		return "snapshot"
+	case connCall:
+		return "call"
 	}
 	return fmt.Sprintf("connKind(%d)", uint8(k))
 }
+
+func (k connKind) valid() bool { return k == connRaft || k == connSnapshot || k == connCall }
 
 // hello is the first frame in each direction: who speaks, whom it means
 // to reach, in which cluster and protocol version. The acceptor answers
@@ -56,7 +61,7 @@ func decodeHello(p []byte) (hello, error) {
 	if d.err == nil && d.remaining() != 0 {
 		d.fail("%d trailing bytes", d.remaining())
 	}
-	if d.err == nil && h.kind != connRaft && h.kind != connSnapshot {
+	if d.err == nil && !h.kind.valid() {
 		d.fail("unknown connection kind %d", uint8(h.kind))
 	}
 	if d.err == nil && (h.from == 0 || h.to == 0) {

@@ -14,7 +14,9 @@ import (
 // each receiver gets all of them, in order per sender and group.
 func TestLoopbackThreeTransportsThousandGroups(t *testing.T) {
 	const nodes, groups, rounds = 3, 1000, 5
-	trs, recs := cluster(t, nodes, nil)
+	// Every message is sent before any connection is up: the send queues
+	// must hold them all, or a slow dial (a loaded machine) drops some.
+	trs, recs := cluster(t, nodes, func(c *Config) { c.SendQueueMessages = 1 << 15 }) // ≥ 2×groups×rounds per peer
 	for round := uint64(1); round <= rounds; round++ {
 		for i, tr := range trs {
 			from := uint64(i + 1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 
 // peer is the outbound side of one peer node: an MPSC ring that every
 // group's messages for the node go into, one writer draining it onto one
-// connection, and a connector that keeps that connection up.
+// connection, and a connector that keeps that connection up; and the call
+// connection to the node, made when a call first needs it (call.go).
 type peer struct {
 	t    *Transport
 	id   uint64
@@ -30,6 +32,10 @@ type peer struct {
 	ctx     context.Context // ends when the peer is removed or the transport closes
 	cancel  context.CancelFunc
 	w       writer // owned by the ring's consumer
+
+	call   atomic.Pointer[callConn] // the last call connection made; it may have closed since
+	callMu sync.Mutex               // guards dial
+	dial   *callDial                // the call connection being dialed, or nil
 }
 
 func (t *Transport) newPeer(id uint64, addr string) (*peer, error) {
@@ -54,6 +60,9 @@ func (p *peer) stop() {
 	p.ring.Close()
 	if l := p.link.Load(); l != nil {
 		l.close(ErrClosed)
+	}
+	if c := p.call.Load(); c != nil {
+		c.shut(ErrClosed)
 	}
 }
 

@@ -32,6 +32,21 @@ type Stats struct {
 	SnapshotBytesSent, SnapshotBytesReceived          uint64
 	// SnapshotResumes counts streams that resumed past offset zero.
 	SnapshotResumes uint64
+
+	// Calls (Transport.Call), as the caller: CallsSent counts requests
+	// sent; CallsFailed the calls that returned an error, whatever the
+	// cause (unreachable, busy, the handler's error, a payload too large,
+	// the caller's context); CallsLate the responses that came after
+	// their caller gave up, dropped.
+	CallsSent, CallsFailed, CallsLate uint64
+	// As the callee: CallsServed counts requests the CallHandler answered,
+	// CallsBusy those refused unserved because the peer already had
+	// CallsServedMax calls being served.
+	CallsServed, CallsBusy uint64
+	// CallBytesSent and CallBytesReceived count the request and response
+	// bytes (and error texts) of calls, both roles, without the frames'
+	// own bytes; call connections count in no other byte or frame counter.
+	CallBytesSent, CallBytesReceived uint64
 }
 
 type counters struct {
@@ -48,6 +63,10 @@ type counters struct {
 	snapshotsSent, snapshotsFailed, snapshotsReceived atomic.Uint64
 	snapshotBytesSent, snapshotBytesReceived          atomic.Uint64
 	snapshotResumes                                   atomic.Uint64
+
+	callsSent, callsFailed, callsLate atomic.Uint64
+	callsServed, callsBusy            atomic.Uint64
+	callBytesSent, callBytesReceived  atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -64,6 +83,9 @@ func (c *counters) snapshot() Stats {
 		SnapshotsReceived: c.snapshotsReceived.Load(),
 		SnapshotBytesSent: c.snapshotBytesSent.Load(), SnapshotBytesReceived: c.snapshotBytesReceived.Load(),
 		SnapshotResumes: c.snapshotResumes.Load(),
+		CallsSent:       c.callsSent.Load(), CallsFailed: c.callsFailed.Load(), CallsLate: c.callsLate.Load(),
+		CallsServed: c.callsServed.Load(), CallsBusy: c.callsBusy.Load(),
+		CallBytesSent: c.callBytesSent.Load(), CallBytesReceived: c.callBytesReceived.Load(),
 	}
 	for k := range s.Errors {
 		s.Errors[k] = c.errors[k].Load()

@@ -13,7 +13,8 @@ import (
 
 // Handler receives what arrives and learns what became of what was sent.
 // HandleMessages is called from one goroutine; the others may be called
-// from any transport goroutine at once, and must not block for long.
+// from any transport goroutine at once, and must not block for long. A
+// Handler that also implements CallHandler serves peers' calls.
 type Handler interface {
 	// HandleMessages receives the decoded messages of one frame, in the
 	// order each sending node sent them. It is called from the receiving
@@ -48,7 +49,8 @@ type Transport struct {
 	linksMu sync.Mutex
 	links   map[*link]struct{} // accepted links, closed by Close
 
-	snap *snapshots
+	snap  *snapshots
+	calls callServer
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -229,6 +231,8 @@ func (t *Transport) serve(conn net.Conn) {
 		err = t.readRaft(l)
 	case connSnapshot:
 		err = t.snap.receive(l)
+	case connCall:
+		err = t.serveCalls(l)
 	}
 	l.close(err)
 	if err = l.err; err != nil && !t.closed.Load() { // the first cause, from whichever goroutine
