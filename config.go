@@ -136,7 +136,11 @@ func (c Config) withDefaults() Config {
 	}
 	setInt(&c.Raft.ElectionTicks, d.Raft.ElectionTicks)
 	setInt(&c.Raft.HeartbeatTicks, d.Raft.HeartbeatTicks)
-	setInt(&c.Raft.LeaseDriftTicks, d.Raft.LeaseDriftTicks)
+	if c.Raft.LeaseDriftTicks == 0 {
+		// Unset, the margin follows the election timeout, so that raising
+		// ElectionTicks alone keeps a valid config.
+		c.Raft.LeaseDriftTicks = max(d.Raft.LeaseDriftTicks, leaseDriftMin(c.Raft.ElectionTicks))
+	}
 	setInt(&c.Workers, d.Workers)
 	setInt(&c.ProposeQueue, d.ProposeQueue)
 	setInt(&c.WorkerQueue, d.WorkerQueue)

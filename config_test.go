@@ -65,3 +65,16 @@ func TestConfigSnapshotPolicy(t *testing.T) {
 		t.Fatalf("NoSnapshots gave policy %+v", p)
 	}
 }
+
+// Raising the election timeout alone keeps a valid config: an unset lease
+// drift margin follows it.
+func TestConfigLeaseDriftFollowsElectionTicks(t *testing.T) {
+	c := Config{NodeID: 1, DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0"}
+	c.Raft.ElectionTicks = 40
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.withDefaults().Raft.LeaseDriftTicks; got != leaseDriftMin(40) {
+		t.Fatalf("drift %d, want %d", got, leaseDriftMin(40))
+	}
+}

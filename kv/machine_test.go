@@ -168,6 +168,20 @@ func TestStoreCommitMakesUpdatesVisible(t *testing.T) {
 	if err := a.Update([]fsm.Entry{{Index: 3}}); !errors.Is(err, fsm.ErrOutOfOrder) {
 		t.Fatalf("a gap: %v, want ErrOutOfOrder", err)
 	}
+	// Entries without a command (a new leader's no-op) write no key, but
+	// are applied all the same, durably.
+	if err := a.Update([]fsm.Entry{{Index: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Applied() != 2 {
+		t.Fatalf("a no-op entry committed alone: applied %d, want 2", a.Applied())
+	}
+	if got, err := s.readApplied(1); err != nil || got != 2 {
+		t.Fatalf("the stored applied index after a no-op: %d, %v", got, err)
+	}
 }
 
 // Pebble runs without a WAL: a crash loses what was not flushed, data and

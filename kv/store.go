@@ -96,7 +96,9 @@ func (s *Store) readApplied(group uint64) (uint64, error) {
 // last Commit, in one Pebble write without sync (the Raft log is the
 // write-ahead log), and makes them visible to Lookup and Applied.
 func (s *Store) Commit() error {
-	if s.batch.Empty() {
+	if s.batch.Empty() && len(s.pending) == 0 {
+		// Entries with no command (a new leader's no-op) write nothing,
+		// but their index must still be recorded as applied.
 		return nil
 	}
 	for _, m := range s.pending {

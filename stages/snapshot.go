@@ -211,15 +211,16 @@ func (s *SnapshotStage) done(group uint64) {
 // run writes the captured snapshots until close.
 func (s *SnapshotStage) run() {
 	for j := range s.jobs {
+		index := j.src.Index()
 		err := s.take(j)
 		if err != nil {
 			s.e.snaps.takeFailures.Add(1)
-			s.log.Error("snapshot failed", "group", j.group, "index", j.src.Index(), "err", err)
+			s.log.Error("snapshot failed", "group", j.group, "index", index, "err", err)
 		}
 		j.src.Close()
 		s.done(j.group)
 		if j.reply != nil { // buffered: the caller may have given up
-			j.reply <- SnapshotOutcome{Index: j.src.Index(), Err: err}
+			j.reply <- SnapshotOutcome{Index: index, Err: err}
 		}
 	}
 }

@@ -54,7 +54,7 @@ type raftConfig struct {
 	TickInterval     time.Duration `toml:"tick-interval" doc:"the Raft clock's period"`
 	ElectionTicks    int           `toml:"election-ticks" doc:"ticks without a leader before a follower campaigns"`
 	HeartbeatTicks   int           `toml:"heartbeat-ticks" doc:"ticks between a leader's heartbeats"`
-	LeaseDriftTicks  int           `toml:"lease-drift-ticks" doc:"ticks the leader's lease is shortened by, for clock drift"`
+	LeaseDriftTicks  int           `toml:"lease-drift-ticks" doc:"ticks the leader's lease is shortened by, for clock drift; 0 derives it from election-ticks"`
 	InflightMsgsMax  int           `toml:"inflight-msgs-max" doc:"appends in flight to one follower"`
 	InflightBytesMax byteSize      `toml:"inflight-bytes-max" doc:"bytes of appends in flight to one follower"`
 	MsgBytesMax      byteSize      `toml:"msg-bytes-max" doc:"bytes of entries in one append"`

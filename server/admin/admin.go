@@ -4,7 +4,7 @@
 //
 //	GET  /metrics               Prometheus exposition
 //	GET  /healthz               200 while the node runs; 503 once it failed
-//	GET  /readyz                200 when every group knows its leader and has applied what it knows committed
+//	GET  /readyz                200 when every group knows its leader, has committed in its term and applied what it knows committed
 //	GET  /status                JSON: per group role, term, leader, commit, applied, lease
 //	POST /admin/members         {"action": "add-learner"|"add-voter"|"promote"|"remove", "node": 4, "address": "host:port"}
 //	POST /admin/transfer-leader {"to": 2}
@@ -109,6 +109,11 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 			return
 		case st.Leader == 0:
 			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("group %d has no known leader", g))
+			return
+		case st.Commit == 0:
+			// A leader's no-op commits its term: before, nothing is known
+			// committed, and no read can be proven fresh.
+			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("group %d has committed nothing yet", g))
 			return
 		case st.Applied < st.Commit:
 			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("group %d has applied %d of %d committed", g, st.Applied, st.Commit))
