@@ -8,7 +8,7 @@ BENCHTIME     ?= 2s
 BENCHCOUNT    ?= 6
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: cluster cluster-stop test race proofs bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
+.PHONY: bench-redis cluster cluster-stop test race proofs bench bench-consensus bench-logstore bench-transport bench-peers bench-snapshot bench-restart fuzz lint simulate
 
 # The README's test command.
 test:
@@ -134,3 +134,10 @@ cluster-stop:
 		if kill -TERM $$pid 2>/dev/null; then while kill -0 $$pid 2>/dev/null; do sleep 0.1; done; echo "node $$i stopped"; fi; \
 		rm -f $$f; \
 	done
+
+# redis-benchmark (SET, GET, -c 50, -P 1 and -P 16) against a local 3-node
+# pipeline-node cluster, leader and follower, and against redis-server with
+# appendfsync always, in one run; raw CSV in bench-redis.csv.
+REDIS_REQUESTS ?= 200000
+bench-redis:
+	benchmarks/redis/run.sh -n $(REDIS_REQUESTS) -o bench-redis.csv

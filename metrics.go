@@ -146,6 +146,9 @@ func transportSample(t transport.Stats) metrics.Transport {
 		SnapshotsSent: t.SnapshotsSent, SnapshotsFailed: t.SnapshotsFailed, SnapshotsReceived: t.SnapshotsReceived,
 		SnapshotBytesSent: t.SnapshotBytesSent, SnapshotBytesReceived: t.SnapshotBytesReceived,
 		SnapshotResumes: t.SnapshotResumes,
+		CallsSent:       t.CallsSent, CallsFailed: t.CallsFailed, CallsLate: t.CallsLate,
+		CallsServed: t.CallsServed, CallsBusy: t.CallsBusy,
+		CallBytesSent: t.CallBytesSent, CallBytesReceived: t.CallBytesReceived,
 	}
 	for _, k := range transport.ErrorKinds() {
 		out.Errors = append(out.Errors, metrics.ErrorCount{Kind: k.String(), Count: t.Errors[k]})

@@ -219,4 +219,11 @@ func (e emitter) transport(t *Transport) {
 	e.counter(transportSnapshotBytes, t.SnapshotBytesSent, sent)
 	e.counter(transportSnapshotBytes, t.SnapshotBytesReceived, received)
 	e.counter(transportSnapshotResumes, t.SnapshotResumes)
+	e.counter(transportCalls, t.CallsSent, sent)
+	e.counter(transportCalls, t.CallsFailed, outcomeFailed)
+	e.counter(transportCalls, t.CallsLate, outcomeLate)
+	e.counter(transportCalls, t.CallsServed, outcomeServed)
+	e.counter(transportCalls, t.CallsBusy, outcomeBusy)
+	e.counter(transportCallBytes, t.CallBytesSent, sent)
+	e.counter(transportCallBytes, t.CallBytesReceived, received)
 }

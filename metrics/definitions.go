@@ -96,6 +96,8 @@ const (
 	transportSnapshotFailures
 	transportSnapshotBytes
 	transportSnapshotResumes
+	transportCalls
+	transportCallBytes
 
 	numMetrics
 )
@@ -111,6 +113,7 @@ const (
 	labelOp        = "op"        // take, send, receive, install
 	labelDirection = "direction" // sent, received
 	labelKind      = "kind"      // the transport's error kinds
+	labelOutcome   = "outcome"   // sent, failed, late, served, busy
 
 	reasonNotLeader = "not_leader"
 	reasonBusy      = "busy"
@@ -131,6 +134,11 @@ const (
 
 	sent     = "sent"
 	received = "received"
+
+	outcomeFailed = "failed"
+	outcomeLate   = "late"
+	outcomeServed = "served"
+	outcomeBusy   = "busy"
 )
 
 var (
@@ -206,4 +214,6 @@ var definitions = [numMetrics]Definition{
 	transportSnapshotFailures: {"raftpipe_transport_snapshot_stream_failures_total", Counter, nil, "Snapshot streams to followers that failed."},
 	transportSnapshotBytes:    {"raftpipe_transport_snapshot_bytes_total", Counter, []string{labelDirection}, "Bytes of snapshot streams sent and received."},
 	transportSnapshotResumes:  {"raftpipe_transport_snapshot_resumes_total", Counter, nil, "Snapshot streams that resumed past their start after an interruption."},
+	transportCalls:            {"raftpipe_transport_calls_total", Counter, []string{labelOutcome}, "Forwarded requests (a follower's writes and reads for the leader): sent by this host, failed, answered after their caller gave up (late); served here, refused busy."},
+	transportCallBytes:        {"raftpipe_transport_call_bytes_total", Counter, []string{labelDirection}, "Bytes of forwarded requests and responses sent and received."},
 }

@@ -126,6 +126,11 @@ type Transport struct {
 	SnapshotBytesSent                 uint64
 	SnapshotBytesReceived             uint64
 	SnapshotResumes                   uint64
+	// Forwarded requests: sent, failed and answered late by this host as
+	// the caller; served and refused busy as the callee.
+	CallsSent, CallsFailed, CallsLate uint64
+	CallsServed, CallsBusy            uint64
+	CallBytesSent, CallBytesReceived  uint64
 }
 
 // ErrorCount is the failures of one kind.
