@@ -15,11 +15,13 @@ import (
 //
 //	request:  version(1) kind(1: write, 2: read) uvarint(group) uvarint(mode) uvarint(n) n×(uvarint(len) bytes)
 //	response: version(1) code(0: ok, else a forwardCode) then
-//	          ok:    uvarint(n) n×(status(0 ok, 1 error) uvarint(len) bytes)
+//	          ok:    uvarint(n) n×(code(0 ok, else a forwardCode) uvarint(len) bytes)
 //	          error: uvarint(leader) uvarint(len) message
 //
-// An error of the whole request carries its kind, so the follower answers
-// its client as if the leader's error were its own (-BUSY, -TRYAGAIN).
+// An error, of the whole request or of one command, carries its kind, so
+// the follower answers its client as if the leader's error were its own
+// (-BUSY, -TRYAGAIN: a dropped write may be retried, one of unknown fate
+// may not).
 
 const forwardVersion = 1
 
@@ -89,20 +91,7 @@ func decodeForwardRequest(b []byte) (forwardRequest, error) {
 func encodeForwardResponse(dst []byte, outs []raftpipe.Outcome, err error) []byte {
 	dst = append(dst, forwardVersion)
 	if err != nil {
-		code, leader := codeOther, uint64(0)
-		var nl *raftpipe.NotLeaderError
-		switch {
-		case errors.As(err, &nl):
-			code, leader = codeNotLeader, nl.Leader
-		case errors.Is(err, raftpipe.ErrNotLeader):
-			code = codeNotLeader
-		case errors.Is(err, raftpipe.ErrBusy):
-			code = codeBusy
-		case errors.Is(err, raftpipe.ErrTimeout):
-			code = codeTimeout
-		case errors.Is(err, raftpipe.ErrProposalDropped):
-			code = codeDropped
-		}
+		code, leader := errorCode(err)
 		dst = append(dst, byte(code))
 		dst = binary.AppendUvarint(dst, leader)
 		msg := err.Error()
@@ -112,15 +101,35 @@ func encodeForwardResponse(dst []byte, outs []raftpipe.Outcome, err error) []byt
 	dst = append(dst, byte(codeOK))
 	dst = binary.AppendUvarint(dst, uint64(len(outs)))
 	for _, o := range outs {
-		status, body := byte(0), o.Result
+		code, body := codeOK, o.Result
 		if o.Err != nil {
-			status, body = 1, []byte(o.Err.Error())
+			code, _ = errorCode(o.Err)
+			body = []byte(o.Err.Error())
 		}
-		dst = append(dst, status)
+		dst = append(dst, byte(code))
 		dst = binary.AppendUvarint(dst, uint64(len(body)))
 		dst = append(dst, body...)
 	}
 	return dst
+}
+
+// errorCode is err's kind on the wire, and the leader a not-leader error
+// names.
+func errorCode(err error) (forwardCode, uint64) {
+	var nl *raftpipe.NotLeaderError
+	switch {
+	case errors.As(err, &nl):
+		return codeNotLeader, nl.Leader
+	case errors.Is(err, raftpipe.ErrNotLeader):
+		return codeNotLeader, 0
+	case errors.Is(err, raftpipe.ErrBusy):
+		return codeBusy, 0
+	case errors.Is(err, raftpipe.ErrTimeout):
+		return codeTimeout, 0
+	case errors.Is(err, raftpipe.ErrProposalDropped):
+		return codeDropped, 0
+	}
+	return codeOther, 0
 }
 
 // forwardedError is the leader's failure of a whole forwarded request, as
@@ -175,18 +184,18 @@ func decodeForwardResponse(b []byte) ([]raftpipe.Outcome, error) {
 	n := d.count("outcomes", 2)
 	outs := make([]raftpipe.Outcome, 0, n)
 	for range n {
-		status := d.byte("status")
+		code := forwardCode(d.byte("outcome code"))
 		body := d.bytes("result")
 		if d.err != nil {
 			return nil, d.err
 		}
-		switch status {
-		case 0:
+		switch {
+		case code == codeOK:
 			outs = append(outs, raftpipe.Outcome{Result: append([]byte(nil), body...)})
-		case 1:
-			outs = append(outs, raftpipe.Outcome{Err: errors.New(string(body))})
+		case code <= codeOther:
+			outs = append(outs, raftpipe.Outcome{Err: &forwardedError{code: code, msg: string(body)}})
 		default:
-			return nil, fmt.Errorf("%w: outcome status %d", ErrBadForward, status)
+			return nil, fmt.Errorf("%w: outcome code %d", ErrBadForward, code)
 		}
 	}
 	if d.err == nil && len(d.b) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/raftpipe/raftpipe"
@@ -34,10 +35,13 @@ func TestForwardRequestRoundTrip(t *testing.T) {
 // whole request matches the framework error of its kind, so the follower
 // answers as the leader would have.
 func TestForwardResponseRoundTrip(t *testing.T) {
-	outs := []raftpipe.Outcome{{Result: []byte{StatusOK}}, {Err: errors.New("bad command")}, {Result: nil}}
+	outs := []raftpipe.Outcome{{Result: []byte{StatusOK}}, {Err: errors.New("bad command")}, {Result: nil}, {Err: raftpipe.ErrProposalDropped}}
 	got, err := decodeForwardResponse(encodeForwardResponse(nil, outs, nil))
-	if err != nil || len(got) != 3 || !bytes.Equal(got[0].Result, outs[0].Result) || got[1].Err == nil || got[1].Err.Error() != "bad command" || got[2].Err != nil {
+	if err != nil || len(got) != 4 || !bytes.Equal(got[0].Result, outs[0].Result) || got[1].Err == nil || !strings.Contains(got[1].Err.Error(), "bad command") || got[2].Err != nil {
 		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	if !errors.Is(got[3].Err, raftpipe.ErrProposalDropped) || errors.Is(got[1].Err, raftpipe.ErrProposalDropped) {
+		t.Fatalf("a command's error lost its kind on the way: %v, %v", got[3].Err, got[1].Err)
 	}
 	for _, tc := range []struct {
 		err  error
@@ -79,7 +83,7 @@ func TestForwardRejectsMalformed(t *testing.T) {
 		"empty":     {},
 		"truncated": resp[:len(resp)-1],
 		"trailing":  append(append([]byte(nil), resp...), 1),
-		"status":    {forwardVersion, byte(codeOK), 1, 7, 0},
+		"status":    {forwardVersion, byte(codeOK), 1, 77, 0},
 		"code":      {forwardVersion, 99, 0, 0},
 	} {
 		if _, err := decodeForwardResponse(b); !errors.Is(err, ErrBadForward) {

@@ -36,14 +36,14 @@ type logConfig struct {
 }
 
 type clientConfig struct {
-	MaxBulkBytes  byteSize      `toml:"max-bulk-bytes" doc:"largest bulk string (key or value) a client may send"`
+	MaxBulkBytes  byteSize      `toml:"max-bulk-bytes" doc:"largest bulk string (key or value) a client may send; at most a quarter of raft.uncommitted-bytes-max and transport.max-frame-bytes"`
 	PipelineDepth int           `toml:"pipeline-depth" doc:"most commands of one connection handled as one burst; more wait for the next"`
 	MaxClients    int           `toml:"max-clients" doc:"connections served at once; more are refused with -ERR max number of clients reached"`
 	IdleTimeout   time.Duration `toml:"idle-timeout" doc:"closes a connection silent this long; 0 never does"`
 	RequirePass   string        `toml:"requirepass" doc:"password clients give with AUTH; empty: no AUTH"`
 	TLSCertFile   string        `toml:"tls-cert-file" doc:"certificate chain for TLS on the client port; with tls-key-file, TLS is on"`
 	TLSKeyFile    string        `toml:"tls-key-file" doc:"private key for TLS on the client port"`
-	Timeout       time.Duration `toml:"request-timeout" doc:"how long a write or read may wait for the cluster before the client gets -TRYAGAIN"`
+	Timeout       time.Duration `toml:"request-timeout" doc:"how long a write or read may wait for the cluster: then a read gets -TRYAGAIN and a write -UNCERTAIN (it may still commit); keep it below clients' read timeouts"`
 }
 
 type httpConfig struct {
@@ -121,8 +121,12 @@ func defaultNodeConfig() nodeConfig {
 		InitialCluster: "1=127.0.0.1:7001",
 		Log:            logConfig{Level: "info", Format: "text"},
 		Client: clientConfig{
-			MaxBulkBytes: 512 << 20, PipelineDepth: 1024, MaxClients: 10000,
-			Timeout: 5 * time.Second,
+			// A value is one Raft command: it must fit a forwarded request
+			// and a leader's uncommitted bytes, hence far below Redis' 512 MiB.
+			MaxBulkBytes: 16 << 20, PipelineDepth: 1024, MaxClients: 10000,
+			// Below go-redis' 3 s read timeout: a client that gives up first
+			// resends a write that may still commit.
+			Timeout: 2 * time.Second,
 		},
 	}
 	setFrameworkDefaults(&c)

@@ -80,6 +80,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{name: "framework's own check", file: "[raft]\nelection-ticks = 5000\n", want: "raft.election-ticks"},
 		{name: "framework's queue check", file: "[pipeline]\npropose-queue = 1000\n", want: "pipeline.propose-queue"},
 		{name: "pebble's check", file: "[pebble]\nmax-open-files = 3\n", want: "pebble.max-open-files"},
+		{name: "bulk larger than a command may be", file: "[client]\nmax-bulk-bytes = \"512MiB\"\n", want: "client.max-bulk-bytes"},
 		{name: "bad flag value", args: []string{"--raft.election-ticks", "many"}, want: "raft.election-ticks"},
 		{name: "bad flag size", args: []string{"--wal.segment-bytes", "1XB"}, want: "wal.segment-bytes"},
 		{name: "unknown flag", args: []string{"--no-such-key", "1"}, want: "no-such-key"},

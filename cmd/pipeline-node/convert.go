@@ -129,6 +129,19 @@ var frameworkNames = []struct{ framework, key string }{
 	{"MemTableBytes", "pebble.memtable-bytes"},
 	{"MaxOpenFiles", "pebble.max-open-files"},
 	{"CacheBytes", "pebble.cache-bytes"},
+	// The consensus and transport configs' errors name their fields in
+	// snake_case, the WAL's without its prefix.
+	{"lease_drift_ticks", "raft.lease-drift-ticks"},
+	{"inflight_bytes_max", "raft.inflight-bytes-max"},
+	{"inflight_msgs_max", "raft.inflight-msgs-max"},
+	{"heartbeat_ticks", "raft.heartbeat-ticks"},
+	{"election_ticks", "raft.election-ticks"},
+	{"msg_bytes_max", "raft.msg-bytes-max"},
+	{"send_queue_messages", "transport.send-queue-messages"},
+	{"max_frame_bytes", "transport.max-frame-bytes"},
+	{"idle_timeout", "transport.idle-timeout"},
+	{"PurgeThresholdBytes", "wal.purge-threshold-bytes"},
+	{"SegmentBytes", "wal.segment-bytes"},
 }
 
 // inKeys rewrites a framework validation error in this config's keys.

@@ -52,6 +52,10 @@ func (c *nodeConfig) validate() error {
 	switch {
 	case cl.MaxBulkBytes < 1 || cl.MaxBulkBytes > 1<<30:
 		return bad("client.max-bulk-bytes", "%s is not in [1, 1GiB]", cl.MaxBulkBytes)
+	case int64(cl.MaxBulkBytes) > int64(c.Raft.UncommittedMax)/4 || int64(cl.MaxBulkBytes) > int64(c.Peer.MaxFrameBytes)/4:
+		// A SET is one Raft command: it must fit a leader's uncommitted
+		// bytes and a forwarded request, with room for its neighbours.
+		return bad("client.max-bulk-bytes", "%s exceeds a quarter of raft.uncommitted-bytes-max (%s) or transport.max-frame-bytes (%s)", cl.MaxBulkBytes, c.Raft.UncommittedMax, c.Peer.MaxFrameBytes)
 	case cl.PipelineDepth < 1:
 		return bad("client.pipeline-depth", "%d must be positive", cl.PipelineDepth)
 	case cl.PipelineDepth > c.Pipe.ProposeQueue:

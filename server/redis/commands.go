@@ -60,8 +60,8 @@ func init() {
 		"select":    {arity: 2, local: cmdSelect},
 		"config":    {arity: -2, local: cmdConfig},
 		"info":      {arity: -1, local: cmdInfo},
-		"readonly":  {arity: 1, local: func(c *conn, _ [][]byte, out []byte) []byte { c.readonly = true; return ok(out) }},
-		"readwrite": {arity: 1, local: func(c *conn, _ [][]byte, out []byte) []byte { c.readonly = false; return ok(out) }},
+		"readonly":  {arity: 1, local: func(c *conn, _ [][]byte, out []byte) []byte { c.setSession(c.name, true); return ok(out) }},
+		"readwrite": {arity: 1, local: func(c *conn, _ [][]byte, out []byte) []byte { c.setSession(c.name, false); return ok(out) }},
 
 		"get":    {arity: 2, kind: kindRead, build: buildGet, reply: replyGet},
 		"mget":   {arity: -2, kind: kindRead, build: buildMGet, reply: replyMGet},
@@ -83,7 +83,8 @@ func init() {
 }
 
 // lookup finds the command of args, checking its arity and the session's
-// authentication; errReply is set instead when it may not run.
+// authentication; errReply is set instead when it may not run. name is
+// the command's, "" for an unknown one.
 func (c *conn) lookup(args [][]byte) (s *spec, name string, errReply []byte) {
 	name = strings.ToLower(string(args[0]))
 	s = commands[name]
@@ -94,11 +95,12 @@ func (c *conn) lookup(args [][]byte) (s *spec, name string, errReply []byte) {
 		}
 		return nil, "", resp.AppendError(nil, "ERR", fmt.Sprintf("unknown command '%s', with args beginning with: %s", truncate(args[0], 128), b.String()))
 	}
+	// A known command refused is still counted under its name.
 	if !c.authed && name != "auth" && name != "hello" && name != "quit" {
-		return nil, "", resp.AppendError(nil, "NOAUTH", "Authentication required.")
+		return nil, name, resp.AppendError(nil, "NOAUTH", "Authentication required.")
 	}
 	if n := len(args); s.arity > 0 && n != s.arity || s.arity < 0 && n < -s.arity {
-		return nil, "", resp.AppendError(nil, "ERR", fmt.Sprintf("wrong number of arguments for '%s' command", name))
+		return nil, name, resp.AppendError(nil, "ERR", fmt.Sprintf("wrong number of arguments for '%s' command", name))
 	}
 	return s, name, nil
 }
@@ -203,14 +205,14 @@ func buildScan(c *conn, a [][]byte) (op, error) {
 		case "match":
 			pattern = a[i+1]
 		case "count":
-			n, err := strconv.Atoi(string(a[i+1]))
-			if err != nil {
+			n, ok := parseInt(a[i+1])
+			if !ok {
 				return op{}, errNotInteger
 			}
 			if n < 1 {
 				return op{}, errSyntax
 			}
-			count = min(n, 100_000)
+			count = int(min(n, 100_000))
 		case "type":
 			if !strings.EqualFold(string(a[i+1]), "string") {
 				pattern = nil // only strings are stored: no key is of another type
@@ -339,14 +341,30 @@ func replyOK(_ *conn, _ op, res, out []byte) []byte {
 
 var errNotInteger = &clientError{"ERR", "value is not an integer or out of range"}
 
+// parseInt parses an integer argument as Redis' string2ll does: exactly
+// the form strconv.FormatInt writes, so no '+', no blank, no leading
+// zero and no "-0". strconv.ParseInt alone takes "+5" and "05", which
+// Redis refuses.
+func parseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var buf [20]byte
+	return n, string(strconv.AppendInt(buf[:0], n, 10)) == string(b)
+}
+
 // buildIncrBy builds INCR, DECR (sign, no argument) and INCRBY, DECRBY
 // (sign times the argument).
 func buildIncrBy(sign int64, withArg bool) func(*conn, [][]byte) (op, error) {
 	return func(_ *conn, a [][]byte) (op, error) {
 		delta := sign
 		if withArg {
-			n, err := strconv.ParseInt(string(a[2]), 10, 64)
-			if err != nil {
+			n, ok := parseInt(a[2])
+			if !ok {
 				return op{}, errNotInteger
 			}
 			if sign < 0 {

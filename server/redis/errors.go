@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"net"
 
 	"github.com/raftpipe/raftpipe"
 	"github.com/raftpipe/raftpipe/server/resp"
@@ -10,7 +11,8 @@ import (
 
 // appendErr answers err in Redis' terms: -BUSY for back-pressure,
 // -TRYAGAIN when the cluster could not answer now (no leader known, a
-// leader change, a timeout, a peer unreachable), -ERR otherwise.
+// leader change, a timeout, a peer unreachable), -ERR otherwise. A failed
+// write is answered by appendRunErr.
 func appendErr(out []byte, err error) []byte {
 	var ce *clientError
 	switch {
@@ -27,4 +29,41 @@ func appendErr(out []byte, err error) []byte {
 		return resp.AppendError(out, "TRYAGAIN", err.Error())
 	}
 	return resp.AppendError(out, "ERR", err.Error())
+}
+
+// appendRunErr answers err, the failure of a command of a run of kind k.
+//
+// A write fails -TRYAGAIN or -BUSY only when it surely was not applied:
+// Redis clients resend a -TRYAGAIN command on their own (go-redis does,
+// up to MaxRetries times), and a write that timed out in the leader's log
+// may still commit, so resending it could apply it twice (an INCR counted
+// twice). A write whose fate is unknown fails -UNCERTAIN, which no client
+// resends by itself: the caller reads before trying again. Reads may be
+// repeated, and keep appendErr's answer.
+func appendRunErr(out []byte, k kind, err error) []byte {
+	if k == kindWrite && !notApplied(err) {
+		return resp.AppendError(out, "UNCERTAIN", "the write may or may not have been applied: "+err.Error())
+	}
+	return appendErr(out, err)
+}
+
+// notApplied reports whether err says that the command it failed was
+// never applied, and never will be: refused before it entered the log,
+// dropped from it, or never sent to the leader.
+//
+// ErrUnreachable alone does not say: it also fails a forwarded request
+// whose connection was lost while the request was in flight. But a
+// forward whose connection could not be dialed was never sent (the
+// transport posts a request on an open connection only), and its error
+// wraps the dial's *net.OpError; so a follower whose leader just died
+// answers -TRYAGAIN, and the client's retry finds the next leader.
+func notApplied(err error) bool {
+	var ce *clientError
+	var op *net.OpError
+	return errors.As(err, &ce) || errors.Is(err, errSyntax) ||
+		errors.Is(err, raftpipe.ErrNotLeader) || errors.Is(err, raftpipe.ErrProposalDropped) ||
+		errors.Is(err, raftpipe.ErrBusy) || errors.Is(err, raftpipe.ErrPeerBusy) ||
+		errors.Is(err, raftpipe.ErrNoLease) || errors.Is(err, raftpipe.ErrRequestTooLarge) ||
+		errors.Is(err, raftpipe.ErrGroupNotFound) ||
+		errors.Is(err, raftpipe.ErrUnreachable) && errors.As(err, &op) && op.Op == "dial"
 }

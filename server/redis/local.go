@@ -86,7 +86,10 @@ func cmdHello(c *conn, a [][]byte, out []byte) []byte {
 				if i+1 >= len(a) {
 					return resp.AppendError(out, "ERR", "syntax error")
 				}
-				c.name = string(a[i+1])
+				if !validName(a[i+1]) {
+					return resp.AppendError(out, "ERR", errBadName)
+				}
+				c.setSession(string(a[i+1]), c.readonly)
 				i++
 			default:
 				return resp.AppendError(out, "ERR", "syntax error")
@@ -114,7 +117,10 @@ func cmdHello(c *conn, a [][]byte, out []byte) []byte {
 func cmdClient(c *conn, a [][]byte, out []byte) []byte {
 	switch sub := strings.ToUpper(string(a[1])); {
 	case sub == "SETNAME" && len(a) == 3:
-		c.name = string(a[2])
+		if !validName(a[2]) {
+			return resp.AppendError(out, "ERR", errBadName)
+		}
+		c.setSession(string(a[2]), c.readonly)
 		return ok(out)
 	case sub == "GETNAME" && len(a) == 2:
 		if c.name == "" {
@@ -133,7 +139,24 @@ func cmdClient(c *conn, a [][]byte, out []byte) []byte {
 	return resp.AppendError(out, "ERR", fmt.Sprintf("unknown subcommand or wrong number of arguments for 'CLIENT|%s'", a[1]))
 }
 
+const errBadName = "Client names cannot contain spaces, newlines or special characters."
+
+// validName reports whether name may name a connection: printable ASCII
+// without blanks, as Redis' clientSetName requires, so that a name cannot
+// break up or forge a line of CLIENT LIST.
+func validName(name []byte) bool {
+	for _, b := range name {
+		if b < '!' || b > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// describe is CLIENT INFO's line; any goroutine may call it.
 func (c *conn) describe() string {
+	c.sessionMu.Lock()
+	defer c.sessionMu.Unlock()
 	return fmt.Sprintf("id=%d addr=%s name=%s readonly=%t", c.id, c.nc.RemoteAddr(), c.name, c.readonly)
 }
 
