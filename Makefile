@@ -141,3 +141,11 @@ cluster-stop:
 REDIS_REQUESTS ?= 200000
 bench-redis:
 	benchmarks/redis/run.sh -n $(REDIS_REQUESTS) -o bench-redis.csv
+
+# pipeline-node's end-to-end tests: real processes (a 3-node cluster
+# killed, restarted and stopped; config errors; a real Prometheus
+# evaluating the Grafana dashboard's queries). go test runs them too,
+# unless -short.
+.PHONY: e2e
+e2e:
+	$(GO) test ./cmd/pipeline-node -run '^TestE2E' -count 1 -v

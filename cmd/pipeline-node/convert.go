@@ -20,7 +20,7 @@ func setFrameworkDefaults(c *nodeConfig) {
 		h := raftpipe.DefaultConfig()
 		c.Raft = raftConfig{
 			TickInterval: h.TickInterval, ElectionTicks: h.Raft.ElectionTicks, HeartbeatTicks: h.Raft.HeartbeatTicks,
-			InflightMsgsMax: h.Raft.InflightMsgsMax, // LeaseDriftTicks 0: derived from ElectionTicks
+			InflightMsgsMax:  h.Raft.InflightMsgsMax, // LeaseDriftTicks 0: derived from ElectionTicks
 			InflightBytesMax: byteSize(h.Raft.InflightBytesMax), MsgBytesMax: byteSize(h.Raft.MsgBytesMax),
 			UncommittedMax: byteSize(h.Raft.UncommittedBytesMax),
 		}

@@ -35,16 +35,18 @@ func serve(ctx context.Context, cfg nodeConfig, stderr io.Writer) (err error) {
 	if !first && cfg.InitialCluster != defaultNodeConfig().InitialCluster {
 		log.Info("initial-cluster is read only on the first start; the data folder's identity is used", "identity", id.Peers)
 	}
-	host, err := raftpipe.NewHost(cfg.hostConfig(id.peers(), log))
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, host.Stop()) }()
+	// The store opens first so that it closes last: the host's apply
+	// stage writes to it until host.Stop returns.
 	store, err := kv.Open(cfg.kvOptions(log))
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, store.Close()) }()
+	host, err := raftpipe.NewHost(cfg.hostConfig(id.peers(), log))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, host.Stop()) }()
 	svc, err := kv.NewService(ctx, host, store, kv.SingleRegion{Group: 1}, id.Voters)
 	if err != nil {
 		return err
