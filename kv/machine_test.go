@@ -245,6 +245,11 @@ func TestCloseFlushes(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Its machines refuse work once the store is closed, with an error
+	// rather than a panic on a closed batch.
+	if err := m.Update([]fsm.Entry{{Index: 3, Cmd: EncodePut(nil, []byte("c"), nil)}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Update after the store closed: %v, want ErrClosed", err)
+	}
 	s2 := openStore(t, fs.CrashClone(vfs.CrashCloneCfg{}))
 	if m2 := machine(t, s2, 1); m2.Applied() != 2 {
 		t.Fatalf("applied %d after a clean close, want 2", m2.Applied())

@@ -137,6 +137,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	// A machine used after this says so (ErrClosed) rather than touching
+	// a closed batch. Stop the host first: an Update already under way
+	// when Close runs is not waited for.
+	for _, m := range s.machines {
+		m.closed.Store(true)
+	}
 	s.batch.Close()
 	err := s.db.Flush()
 	err = errors.Join(err, s.db.Close())
