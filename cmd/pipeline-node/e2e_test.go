@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +183,13 @@ func e2eGracefulRestart(t *testing.T, c *cluster, a *acks) {
 			t.Fatalf("node %d, %s, exited %d after SIGTERM under load; want 0", n.id, role, code)
 		}
 		t.Logf("node %d, %s, exited 0 %s after SIGTERM under load", n.id, role, time.Since(start).Round(time.Millisecond))
+		if n == leader {
+			// A stopping leader hands its group over rather than leave the
+			// others to wait out an election timeout.
+			if b, _ := os.ReadFile(n.logPath); !bytes.Contains(b, []byte("handed leadership over before stopping")) {
+				t.Errorf("the leader stopped without handing leadership over:\n%s", logExcerpt(n.logPath))
+			}
+		}
 		waitMore(t, l, loaded, 30, 30*time.Second)
 		if n == follower {
 			n.start(t)

@@ -22,7 +22,8 @@ import (
 
 // serve runs the node until ctx ends (SIGTERM, SIGINT) or the host fails.
 // Shutdown is graceful: the client and HTTP listeners stop accepting, the
-// requests in flight finish (within shutdownTimeout), then the host stops
+// requests in flight finish (within shutdownTimeout), the groups this node
+// leads are handed to another voter, then the host stops
 // (the log's final flush) and the Pebble store closes (its flush). A
 // SIGKILL loses nothing acknowledged either: an acknowledged write is in
 // the fsynced Raft logs of a quorum.
@@ -110,7 +111,11 @@ func serve(ctx context.Context, cfg nodeConfig, stderr io.Writer) (err error) {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	return errors.Join(err, redisSrv.Shutdown(sctx), httpSrv.Shutdown(sctx))
+	err = errors.Join(err, redisSrv.Shutdown(sctx), httpSrv.Shutdown(sctx))
+	if host.Err() == nil {
+		handOff(host, svc.Router().Groups(), id.peers(), log)
+	}
+	return err
 }
 
 // shutdownTimeout bounds how long requests in flight may take to finish.
