@@ -172,6 +172,7 @@ func (p *peer) dialCall(d *callDial) {
 	var c *callConn
 	switch {
 	case err == nil:
+		p.callDialFailing.Store(false)
 		c = t.newCallConn(l)
 		t.wg.Add(1)
 		go c.readResponses()
@@ -179,8 +180,10 @@ func (p *peer) dialCall(d *callDial) {
 		if p.ctx.Err() != nil { // stop raced with the dial and may have missed c
 			c.shut(ErrClosed)
 		}
+	case p.ctx.Err() == nil && !p.callDialFailing.Swap(true):
+		t.countError(err, "cannot open a call connection to a peer; further failures are counted, not logged, until one opens", "peer", p.id, "addr", p.addr)
 	case p.ctx.Err() == nil:
-		t.countError(err, "cannot open a call connection to a peer", "peer", p.id, "addr", p.addr)
+		t.stats.errors[KindOf(err)].Add(1)
 	}
 	p.callMu.Lock()
 	d.c, d.err = c, err

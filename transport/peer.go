@@ -36,6 +36,10 @@ type peer struct {
 	call   atomic.Pointer[callConn] // the last call connection made; it may have closed since
 	callMu sync.Mutex               // guards dial
 	dial   *callDial                // the call connection being dialed, or nil
+	// callDialFailing is set from a failed call dial to the next success:
+	// while a peer is down every forwarded request dials it, and only the
+	// first failure is logged (all are counted).
+	callDialFailing atomic.Bool
 }
 
 func (t *Transport) newPeer(id uint64, addr string) (*peer, error) {
