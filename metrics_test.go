@@ -20,8 +20,8 @@ type scraped map[string]*dto.MetricFamily
 
 // scrapeMetrics gathers c once through a pedantic registry, which checks
 // every metric against its description, and lints the result as
-// testutil.CollectAndLint does (testutil itself needs a module go.sum
-// does not hold yet; promlint is its linter).
+// testutil.CollectAndLint does, keeping the families for the assertions
+// (CollectAndLint returns only the problems).
 func scrapeMetrics(t *testing.T, c prometheus.Collector) scraped {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()

@@ -16,8 +16,8 @@ var printMarkdown = flag.Bool("markdown", false, "print the list of metrics as a
 
 // scrape registers c in a pedantic registry (which checks every metric
 // against its description), gathers it once and lints the result as
-// testutil.CollectAndLint does. testutil itself needs a module this
-// repository's go.sum does not hold yet; promlint is its linter.
+// testutil.CollectAndLint does, keeping the families for the assertions
+// (CollectAndLint returns only the problems).
 func scrape(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
