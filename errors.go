@@ -42,6 +42,10 @@ var (
 	// ErrPeerBusy fails a Forward the node refused unserved: too many of
 	// this host's requests in flight there, or no handler installed yet.
 	ErrPeerBusy = transport.ErrPeerBusy
+	// ErrNotSent marks a failed Forward whose request never left this
+	// host: the node certainly did not serve it (ErrUnreachable alone may
+	// also mean a connection lost with the request in flight).
+	ErrNotSent = transport.ErrNotSent
 	// ErrRemote fails a Forward whose handler on the node returned an
 	// error; the error's text follows.
 	ErrRemote = transport.ErrRemote

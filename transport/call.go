@@ -65,13 +65,13 @@ func (t *Transport) call(ctx context.Context, node uint64, req []byte) ([]byte, 
 	p := t.peer(node)
 	switch {
 	case t.closed.Load():
-		return nil, fmt.Errorf("%w: node %d: %w", ErrUnreachable, node, ErrClosed)
+		return nil, fmt.Errorf("%w: %w: node %d: %w", ErrUnreachable, ErrNotSent, node, ErrClosed)
 	case p == nil:
-		return nil, fmt.Errorf("%w: no address known for node %d", ErrUnreachable, node)
+		return nil, fmt.Errorf("%w: %w: no address known for node %d", ErrUnreachable, ErrNotSent, node)
 	}
 	c, err := p.callConn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNotSent, err)
 	}
 	var deadline uint64
 	if dl, ok := ctx.Deadline(); ok {
@@ -83,7 +83,7 @@ func (t *Transport) call(ctx context.Context, node uint64, req []byte) ([]byte, 
 	}
 	id, reply, err := c.register()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNotSent, err) // the connection shut before the request was posted
 	}
 	// Posting can fail only once the connection is shut, which has already
 	// sent this call its reply.

@@ -27,8 +27,9 @@ func (l *lockedBuffer) count(s string) int {
 	return bytes.Count(l.b.Bytes(), []byte(s))
 }
 
-// While a peer is down, every call dials it and fails: each failure is
-// counted, but only the first is logged, not one line per request.
+// While a peer is down, every call dials it and fails, saying its request
+// was not sent: each failure is counted, but only the first is logged,
+// not one line per request.
 func TestCallDialFailuresLoggedOnce(t *testing.T) {
 	var logs lockedBuffer
 	cfg := testConfig(t, 1, newRecorder())
@@ -50,8 +51,8 @@ func TestCallDialFailuresLoggedOnce(t *testing.T) {
 	before := tr.Stats().Errors
 	const calls = 5
 	for range calls {
-		if _, err := tr.Call(t.Context(), 2, []byte("x")); !errors.Is(err, ErrUnreachable) {
-			t.Fatalf("a call to a dead address: %v, want ErrUnreachable", err)
+		if _, err := tr.Call(t.Context(), 2, []byte("x")); !errors.Is(err, ErrUnreachable) || !errors.Is(err, ErrNotSent) {
+			t.Fatalf("a call to a dead address: %v, want ErrUnreachable and ErrNotSent", err)
 		}
 	}
 	var counted uint64

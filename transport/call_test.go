@@ -249,8 +249,8 @@ func TestCallsFailWhenCalleeDies(t *testing.T) {
 	waitFor(t, callTestTimeout, "every call being served", func() bool { return g.entered.Load() == 5 })
 	trs[1].Close()
 	for i, ch := range calls {
-		if r := await(t, ch); !errors.Is(r.err, ErrUnreachable) {
-			t.Errorf("call %d in flight when the callee died: %v, want ErrUnreachable", i, r.err)
+		if r := await(t, ch); !errors.Is(r.err, ErrUnreachable) || errors.Is(r.err, ErrNotSent) {
+			t.Errorf("call %d in flight when the callee died: %v, want ErrUnreachable, and not ErrNotSent: it was sent", i, r.err)
 		}
 	}
 	if r := await(t, goCall(t.Context(), trs[0], 2, []byte("after"))); !errors.Is(r.err, ErrUnreachable) {
@@ -265,7 +265,7 @@ func TestCallsFailWhenCalleeDies(t *testing.T) {
 // ErrUnreachable without dialing anything.
 func TestCallWithoutPeerIsUnreachable(t *testing.T) {
 	trs, _ := cluster(t, 2, nil)
-	if _, err := trs[0].Call(t.Context(), 7, []byte("x")); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "node 7") {
+	if _, err := trs[0].Call(t.Context(), 7, []byte("x")); !errors.Is(err, ErrUnreachable) || !errors.Is(err, ErrNotSent) || !strings.Contains(err.Error(), "node 7") {
 		t.Fatalf("call to an unknown node: %v, want ErrUnreachable naming it", err)
 	}
 	trs[0].Close()

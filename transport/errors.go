@@ -103,6 +103,10 @@ var (
 	// call connection was lost while the call was in flight, in which case
 	// the node may have served the request. It wraps the cause.
 	ErrUnreachable = errors.New("transport: node unreachable")
+	// ErrNotSent marks a failed call whose request never left this node
+	// (no address, no connection could be made, the transport closed):
+	// the node certainly did not serve it. It wraps alongside the cause.
+	ErrNotSent = errors.New("transport: request not sent")
 	// ErrPeerBusy fails a call the node refused at once, unserved: it was
 	// serving CallsServedMax calls from this node, or its CallHandler
 	// answered with an error wrapping ErrPeerBusy.

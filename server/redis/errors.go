@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"net"
 
 	"github.com/raftpipe/raftpipe"
 	"github.com/raftpipe/raftpipe/server/resp"
@@ -52,18 +51,16 @@ func appendRunErr(out []byte, k kind, err error) []byte {
 // dropped from it, or never sent to the leader.
 //
 // ErrUnreachable alone does not say: it also fails a forwarded request
-// whose connection was lost while the request was in flight. But a
-// forward whose connection could not be dialed was never sent (the
-// transport posts a request on an open connection only), and its error
-// wraps the dial's *net.OpError; so a follower whose leader just died
-// answers -TRYAGAIN, and the client's retry finds the next leader.
+// whose connection was lost while the request was in flight. One that
+// never left this node (ErrNotSent: its leader just died, say) was not
+// applied, so it answers -TRYAGAIN and the client's retry finds the next
+// leader.
 func notApplied(err error) bool {
 	var ce *clientError
-	var op *net.OpError
 	return errors.As(err, &ce) || errors.Is(err, errSyntax) ||
 		errors.Is(err, raftpipe.ErrNotLeader) || errors.Is(err, raftpipe.ErrProposalDropped) ||
 		errors.Is(err, raftpipe.ErrBusy) || errors.Is(err, raftpipe.ErrPeerBusy) ||
 		errors.Is(err, raftpipe.ErrNoLease) || errors.Is(err, raftpipe.ErrRequestTooLarge) ||
 		errors.Is(err, raftpipe.ErrGroupNotFound) ||
-		errors.Is(err, raftpipe.ErrUnreachable) && errors.As(err, &op) && op.Op == "dial"
+		errors.Is(err, raftpipe.ErrNotSent)
 }
