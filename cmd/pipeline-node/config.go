@@ -47,7 +47,8 @@ type clientConfig struct {
 }
 
 type httpConfig struct {
-	BearerToken string `toml:"bearer-token" doc:"if set, /status and /admin require Authorization: Bearer <token>"`
+	BearerToken string `toml:"bearer-token" doc:"if set, /status, /admin and /debug/pprof require Authorization: Bearer <token>"`
+	Pprof       bool   `toml:"pprof" doc:"serves Go's profiles under /debug/pprof/ on the HTTP port"`
 }
 
 type raftConfig struct {

@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg nodeConfig, stderr io.Writer) (err error) {
 	}
 	var idMu sync.Mutex
 	adminAPI := admin.Handler(svc, reg, admin.Config{
-		BearerToken: cfg.HTTP.BearerToken, Logger: log,
+		BearerToken: cfg.HTTP.BearerToken, Pprof: cfg.HTTP.Pprof, Logger: log,
 		AddPeer: func(node uint64, addr string) error {
 			idMu.Lock()
 			defer idMu.Unlock()

@@ -9,8 +9,9 @@
 //	POST /admin/members         {"action": "add-learner"|"add-voter"|"promote"|"remove", "node": 4, "address": "host:port"}
 //	POST /admin/transfer-leader {"to": 2}
 //	POST /admin/snapshot        {}: a snapshot of every group led or followed here, now
+//	GET  /debug/pprof/...       Go's profiles, only if Config.Pprof is set
 //
-// With a bearer token configured, /status and /admin/* require
+// With a bearer token configured, /status, /admin/* and /debug/pprof/* require
 // "Authorization: Bearer <token>"; the probes and /metrics stay open, as
 // orchestrators and scrapers expect. Operations take an optional "group"
 // (default: every group of the key space).
@@ -25,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +44,10 @@ type Config struct {
 	// AddPeer, if set, is told the address of a member being added, after
 	// the host knows it, so the node can remember it across restarts.
 	AddPeer func(node uint64, addr string) error
-	Logger  *slog.Logger
+	// Pprof serves net/http/pprof's profiles under /debug/pprof/. Off by
+	// default: a CPU profile or trace costs the node while it runs.
+	Pprof  bool
+	Logger *slog.Logger
 }
 
 // Handler serves the API for svc's node, with the metrics of reg.
@@ -62,6 +67,13 @@ func Handler(svc *kv.Service, reg *prometheus.Registry, cfg Config) http.Handler
 	mux.Handle("POST /admin/members", a.guard(a.members))
 	mux.Handle("POST /admin/transfer-leader", a.guard(a.transfer))
 	mux.Handle("POST /admin/snapshot", a.guard(a.snapshot))
+	if cfg.Pprof {
+		mux.Handle("GET /debug/pprof/", a.guard(pprof.Index)) // also the named profiles: heap, goroutine, ...
+		mux.Handle("GET /debug/pprof/cmdline", a.guard(pprof.Cmdline))
+		mux.Handle("GET /debug/pprof/profile", a.guard(pprof.Profile))
+		mux.Handle("GET /debug/pprof/symbol", a.guard(pprof.Symbol))
+		mux.Handle("GET /debug/pprof/trace", a.guard(pprof.Trace))
+	}
 	return mux
 }
 

@@ -23,6 +23,10 @@ type node struct {
 }
 
 func startNode(t *testing.T, token string) *node {
+	return startNodeWith(t, Config{BearerToken: token})
+}
+
+func startNodeWith(t *testing.T, cfg Config) *node {
 	t.Helper()
 	dir := t.TempDir()
 	quiet := slog.New(slog.DiscardHandler)
@@ -43,10 +47,11 @@ func startNode(t *testing.T, token string) *node {
 		t.Fatal(err)
 	}
 	var peers []string
-	srv := httptest.NewServer(Handler(svc, reg, Config{BearerToken: token, AddPeer: func(n uint64, addr string) error {
+	cfg.AddPeer = func(n uint64, addr string) error {
 		peers = append(peers, addr)
 		return nil
-	}}))
+	}
+	srv := httptest.NewServer(Handler(svc, reg, cfg))
 	t.Cleanup(func() {
 		srv.Close()
 		h.Stop()
@@ -139,6 +144,21 @@ func TestBearerToken(t *testing.T) {
 	}
 	if code, _ := n.do(t, "GET", "/status", "s3cret", ""); code != http.StatusOK {
 		t.Fatalf("/status with the token: %d", code)
+	}
+}
+
+func TestPprofOnlyWhenAskedAndBehindTheToken(t *testing.T) {
+	off := startNode(t, "")
+	if code, _ := off.do(t, "GET", "/debug/pprof/goroutine?debug=1", "", ""); code != http.StatusNotFound {
+		t.Fatalf("pprof off: /debug/pprof/goroutine answered %d, want 404", code)
+	}
+	on := startNodeWith(t, Config{BearerToken: "s3cret", Pprof: true})
+	if code, _ := on.do(t, "GET", "/debug/pprof/goroutine?debug=1", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("pprof on, no token: %d, want 401", code)
+	}
+	code, body := on.do(t, "GET", "/debug/pprof/goroutine?debug=1", "s3cret", "")
+	if code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Fatalf("pprof on, with the token: %d %.200q", code, body)
 	}
 }
 
