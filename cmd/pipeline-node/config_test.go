@@ -57,6 +57,20 @@ idle-timeout = "1m"
 	}
 }
 
+// A boolean key's flag needs no value, as Go's own boolean flags.
+func TestBoolFlags(t *testing.T) {
+	cfg, err := loadAndValidate([]string{"--http.pprof", "--snapshot.disabled=true"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.HTTP.Pprof || !cfg.Snap.Disabled {
+		t.Fatalf("http.pprof %v, snapshot.disabled %v: want both true", cfg.HTTP.Pprof, cfg.Snap.Disabled)
+	}
+	if cfg, err = loadAndValidate([]string{"--http.pprof=false"}, io.Discard); err != nil || cfg.HTTP.Pprof {
+		t.Fatalf("--http.pprof=false: pprof %v, err %v", cfg.HTTP.Pprof, err)
+	}
+}
+
 // Every refusal names the key the user wrote, and is a config error (exit
 // status 2).
 func TestConfigErrorsNameTheKey(t *testing.T) {
@@ -83,6 +97,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{name: "bulk larger than a command may be", file: "[client]\nmax-bulk-bytes = \"512MiB\"\n", want: "client.max-bulk-bytes"},
 		{name: "bad flag value", args: []string{"--raft.election-ticks", "many"}, want: "raft.election-ticks"},
 		{name: "bad flag size", args: []string{"--wal.segment-bytes", "1XB"}, want: "wal.segment-bytes"},
+		{name: "bad flag bool", args: []string{"--http.pprof=maybe"}, want: "http.pprof"},
 		{name: "unknown flag", args: []string{"--no-such-key", "1"}, want: "no-such-key"},
 	}
 	for _, tc := range cases {

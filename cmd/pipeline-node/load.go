@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -30,10 +31,16 @@ func loadConfig(args []string, stderr io.Writer) (nodeConfig, error) {
 	}
 	var given []setting
 	for _, k := range keys {
-		fs.Func(k.name, fmt.Sprintf("%s (default %q)", k.doc, k.get(&defaults)), func(s string) error {
+		usage := fmt.Sprintf("%s (default %q)", k.doc, k.get(&defaults))
+		record := func(s string) error {
 			given = append(given, setting{k, s})
 			return nil
-		})
+		}
+		if k.field(&defaults).Kind() == reflect.Bool {
+			fs.BoolFunc(k.name, usage, record) // --http.pprof alone means true
+		} else {
+			fs.Func(k.name, usage, record)
+		}
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: pipeline-node [--config FILE] [--KEY VALUE ...]\n       pipeline-node check-config FILE\n       pipeline-node config-reference\n\nEvery config key is also a flag:\n")
