@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -146,6 +147,12 @@ func (o Options) pebbleOptions(c *pebble.Cache) *pebble.Options {
 		// Excise and ingest-and-excise (snapshots replace a group's span
 		// in one step) need virtual sstables.
 		FormatMajorVersion: pebble.FormatNewest,
+	}
+	// Bloom filters (10 bits a key, about 1% false positives) let a GET,
+	// EXISTS or SETNX of an absent key skip a table's data blocks; snapshot
+	// tables get them too, through MakeWriterOptions.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	upper := o.CompactionConcurrencyMax
 	po.CompactionConcurrencyRange = func() (int, int) { return 1, upper }
