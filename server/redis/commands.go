@@ -124,6 +124,23 @@ func (e *clientError) Error() string { return e.prefix + " " + e.msg }
 
 func copyKey(k []byte) []byte { return append([]byte(nil), k...) }
 
+// errCrossGroup refuses a multi-key command whose keys live in different
+// groups, in Redis Cluster's words: one command is one Raft command or
+// query of one group, so it cannot be atomic across groups.
+var errCrossGroup = &clientError{"CROSSSLOT", "Keys in request don't hash to the same slot"}
+
+// oneGroup checks that every stride-th key of keys routes to the group of
+// the first (stride 2 skips MSET's values).
+func oneGroup(r kv.Router, keys [][]byte, stride int) error {
+	g := r.GroupOf(keys[0])
+	for i := stride; i < len(keys); i += stride {
+		if r.GroupOf(keys[i]) != g {
+			return errCrossGroup
+		}
+	}
+	return nil
+}
+
 // Reads.
 
 func buildGet(_ *conn, a [][]byte) (op, error) {
@@ -143,7 +160,10 @@ func replyGet(_ *conn, _ op, res, out []byte) []byte {
 	return resp.AppendBulk(out, vals[0])
 }
 
-func buildMGet(_ *conn, a [][]byte) (op, error) {
+func buildMGet(c *conn, a [][]byte) (op, error) {
+	if err := oneGroup(c.s.svc.Router(), a[1:], 1); err != nil {
+		return op{}, err
+	}
 	return op{item: kv.EncodeMGet(nil, a[1:]...), key: copyKey(a[1])}, nil
 }
 
@@ -163,7 +183,10 @@ func replyMGet(_ *conn, _ op, res, out []byte) []byte {
 	return out
 }
 
-func buildExists(_ *conn, a [][]byte) (op, error) {
+func buildExists(c *conn, a [][]byte) (op, error) {
+	if err := oneGroup(c.s.svc.Router(), a[1:], 1); err != nil {
+		return op{}, err
+	}
 	return op{item: kv.EncodeExists(nil, a[1:]...), key: copyKey(a[1])}, nil
 }
 
@@ -309,7 +332,10 @@ func replySetNX(_ *conn, _ op, res, out []byte) []byte {
 	return resp.AppendInt(out, 0)
 }
 
-func buildDel(_ *conn, a [][]byte) (op, error) {
+func buildDel(c *conn, a [][]byte) (op, error) {
+	if err := oneGroup(c.s.svc.Router(), a[1:], 1); err != nil {
+		return op{}, err
+	}
 	return op{item: kv.EncodeDeleteKeys(nil, a[1:]...), key: copyKey(a[1])}, nil
 }
 
@@ -321,9 +347,12 @@ func replyDel(_ *conn, _ op, res, out []byte) []byte {
 	return resp.AppendInt(out, int64(n))
 }
 
-func buildMSet(_ *conn, a [][]byte) (op, error) {
+func buildMSet(c *conn, a [][]byte) (op, error) {
 	if len(a)%2 != 1 {
 		return op{}, &clientError{"ERR", "wrong number of arguments for 'mset' command"}
+	}
+	if err := oneGroup(c.s.svc.Router(), a[1:], 2); err != nil {
+		return op{}, err
 	}
 	puts := make([][]byte, 0, len(a)/2)
 	for i := 1; i < len(a); i += 2 {
