@@ -23,6 +23,11 @@ type Store struct {
 	fs    vfs.FS
 	// snapshotFileBytes cuts a snapshot's SST files.
 	snapshotFileBytes int64
+	// flushFailed holds the error of the latest failed flush. Pebble
+	// retries a failed flush for ever; Flush and Close give up at the
+	// first failure instead, which is safe since the Raft log still holds
+	// every entry not flushed.
+	flushFailed chan error
 
 	// The open batch and the machines with writes in it belong to the
 	// apply stage's goroutine, the only caller of Update and Commit.
@@ -45,6 +50,18 @@ func Open(opts Options) (*Store, error) {
 	opts.fillDefaults()
 	cache := pebble.NewCache(opts.CacheBytes)
 	popts := opts.pebbleOptions(cache)
+	flushFailed := make(chan error, 1)
+	popts.EventListener = &pebble.EventListener{FlushEnd: func(info pebble.FlushInfo) {
+		// Pebble reports a flush that wrote no table (its keys all
+		// excised, say) with an unexported error of this text; it is a
+		// success. The catch-up tests fail if that changes.
+		if info.Err != nil && info.Err.Error() != "pebble: empty table" {
+			select {
+			case flushFailed <- info.Err:
+			default: // one failure unread is enough to fail a waiting Flush
+			}
+		}
+	}}
 	popts.EnsureDefaults() // the FS and table options snapshots are written with
 	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
@@ -52,7 +69,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", opts.Dir, err)
 	}
 	return &Store{db: db, cache: cache, popts: popts, fs: popts.FS, snapshotFileBytes: opts.SnapshotFileBytes,
-		batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
+		flushFailed: flushFailed, batch: db.NewIndexedBatch(), machines: map[uint64]*Machine{}}, nil
 }
 
 // Machine returns the state machine of group, reading its applied index
@@ -120,16 +137,31 @@ func (s *Store) Commit() error {
 // Flush makes everything committed durable: after it returns, a crash
 // loses no applied entry, and the Raft log below every machine's Applied
 // may be compacted away.
+// A failed flush fails it, with the disk's error.
 func (s *Store) Flush() error {
-	if err := s.db.Flush(); err != nil {
+	select {
+	case <-s.flushFailed: // an earlier flush's failure, already retried
+	default:
+	}
+	done, err := s.db.AsyncFlush()
+	if err != nil {
 		return fmt.Errorf("kv: flush: %w", err)
 	}
-	return nil
+	select {
+	case <-done:
+		return nil
+	case err := <-s.flushFailed:
+		// A failure of this flush, or of one queued before it, which
+		// this one waits behind.
+		return fmt.Errorf("kv: flush: %w", err)
+	}
 }
 
 // Close flushes what was committed, so that the next start replays no
 // log, and closes Pebble. (A crash instead loses what was not flushed;
-// the next start replays it from the Raft log.)
+// the next start replays it from the Raft log.) If the flush fails, Close
+// returns its error and leaves Pebble as a crash would, since closing it
+// would wait for the flush Pebble retries for ever.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,8 +176,10 @@ func (s *Store) Close() error {
 		m.closed.Store(true)
 	}
 	s.batch.Close()
-	err := s.db.Flush()
-	err = errors.Join(err, s.db.Close())
+	if err := s.Flush(); err != nil {
+		return fmt.Errorf("%w; Pebble left unclosed: the next start replays the unflushed entries from the Raft log", err)
+	}
+	err := s.db.Close()
 	s.cache.Unref()
 	return err
 }

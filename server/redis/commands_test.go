@@ -256,6 +256,22 @@ func TestCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("config get", func(t *testing.T) {
+		got := must[map[string]string](t, "CONFIG GET save appendonly")(cl.ConfigGet(ctx, "save").Result())
+		if len(got) != 1 || got["save"] != "" {
+			t.Errorf("CONFIG GET save = %q", got)
+		}
+		got = must[map[string]string](t, "CONFIG GET append*")(cl.ConfigGet(ctx, "APPEND*").Result())
+		if len(got) != 2 || got["appendonly"] != "yes" || got["appendfsync"] != "always" {
+			t.Errorf("CONFIG GET APPEND* = %q", got)
+		}
+		if got := must[map[string]string](t, "CONFIG GET nosuch")(cl.ConfigGet(ctx, "nosuch").Result()); len(got) != 0 {
+			t.Errorf("CONFIG GET nosuch = %q", got)
+		}
+		wantErr(t, "CONFIG GET", cl.Do(ctx, "CONFIG", "GET").Err(), "ERR wrong number of arguments for 'config|get' command")
+		wantErrPrefix(t, "CONFIG SET", cl.ConfigSet(ctx, "save", "").Err(), "ERR CONFIG is not supported")
+	})
+
 	t.Run("hello", func(t *testing.T) {
 		wantErrPrefix(t, "HELLO 3", cl.Do(ctx, "HELLO", "3").Err(), "NOPROTO ")
 		wantErr(t, "HELLO x", cl.Do(ctx, "HELLO", "x").Err(), "ERR Protocol version is not an integer or out of range")

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -204,10 +205,37 @@ func cmdSelect(_ *conn, a [][]byte, out []byte) []byte {
 // save and appendonly, and carries on without); the service's config is
 // its file, not this command's.
 func cmdConfig(_ *conn, a [][]byte, out []byte) []byte {
-	if strings.EqualFold(string(a[1]), "GET") {
-		return resp.AppendArrayHeader(out, 0)
+	if !strings.EqualFold(string(a[1]), "GET") {
+		return resp.AppendError(out, "ERR", "CONFIG is not supported: configure pipeline-node through its config file")
 	}
-	return resp.AppendError(out, "ERR", "CONFIG is not supported: configure pipeline-node through its config file")
+	if len(a) < 3 {
+		return resp.AppendError(out, "ERR", "wrong number of arguments for 'config|get' command")
+	}
+	var pairs []string
+	for _, p := range configParams {
+		for _, pattern := range a[2:] {
+			if ok, _ := path.Match(strings.ToLower(string(pattern)), p[0]); ok {
+				pairs = append(pairs, p[0], p[1])
+				break
+			}
+		}
+	}
+	out = resp.AppendArrayHeader(out, len(pairs))
+	for _, s := range pairs {
+		out = resp.AppendBulkString(out, s)
+	}
+	return out
+}
+
+// configParams answers CONFIG GET for the parameters tools ask about,
+// described in Redis' terms: every write is in a replicated, fsynced log
+// (redis-benchmark, for one, reads save and appendonly at start, and
+// warns when they are missing).
+var configParams = [][2]string{
+	{"save", ""},
+	{"appendonly", "yes"},
+	{"appendfsync", "always"},
+	{"databases", "1"},
 }
 
 // cmdInfo is INFO [section ...]: server and replication, the only ones.
