@@ -73,6 +73,14 @@ type Config struct {
 	// FsyncWriteBytesMax cuts one drain of the fsync stage into several
 	// log writes; it must not exceed WAL.WriteBytesMax.
 	FsyncWriteBytesMax int
+	// DiskStallTimeout fails the host with ErrDiskStall once a write to
+	// its log (the write and its fdatasync) has taken this long: a leader
+	// on a hung disk would otherwise keep heartbeating, and its group
+	// would wait on it for ever; failed, it stops, and the others elect a
+	// leader. 0 takes the default, 20 s (CockroachDB's for the same
+	// check); a negative value turns the check off. At least the election
+	// timeout (Raft.ElectionTicks × TickInterval).
+	DiskStallTimeout time.Duration
 	// WaitStrategy is how every stage waits for work; the zero value,
 	// ringbuf.SpinThenPark, spins about as long as a park costs, then
 	// parks.
@@ -109,6 +117,7 @@ func DefaultConfig() Config {
 		BatchEntriesMax:    1024,
 		BatchBytesMax:      1 << 20,
 		FsyncWriteBytesMax: 16 << 20,
+		DiskStallTimeout:   20 * time.Second,
 		// etcd's defaults for its snapshot count and catch-up entries; the
 		// byte trigger bounds the log when commands are large.
 		SnapshotEntries:     100_000,
@@ -159,6 +168,9 @@ func (c Config) withDefaults() Config {
 	}
 	setInt(&c.BatchBytesMax, d.BatchBytesMax)
 	setInt(&c.FsyncWriteBytesMax, d.FsyncWriteBytesMax)
+	if c.DiskStallTimeout == 0 {
+		c.DiskStallTimeout = d.DiskStallTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -257,6 +269,8 @@ func (c Config) Validate() error {
 		return bad("BatchWait %s is not in [0, 1s]", c.BatchWait)
 	case c.FsyncWriteBytesMax < 1:
 		return bad("FsyncWriteBytesMax %d must be positive", c.FsyncWriteBytesMax)
+	case c.DiskStallTimeout > 0 && c.DiskStallTimeout < time.Duration(rc.ElectionTicks)*c.TickInterval:
+		return bad("DiskStallTimeout %s is below the election timeout %s (Raft.ElectionTicks × TickInterval): an ordinary slow sync would stop the host", c.DiskStallTimeout, time.Duration(rc.ElectionTicks)*c.TickInterval)
 	}
 	probe := rc
 	probe.ID, probe.Storage = c.NodeID, consensus.NewMemoryStorage()
@@ -316,6 +330,8 @@ func (c Config) engineConfig(store *logstore.Store, sender stages.Sender, clock 
 		TickInterval:    c.TickInterval,
 		Clock:           clock,
 		Snapshot:        c.snapshotPolicy(),
+		// A negative DiskStallTimeout (off) is 0 to the engine.
+		DiskStallTimeout: max(c.DiskStallTimeout, 0),
 	}
 }
 

@@ -31,6 +31,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"workers", func(c *Config) { c.Workers = -1 }, "Workers"},
 		{"batch above uncommitted", func(c *Config) { c.BatchBytesMax = 2 << 20; c.Raft.UncommittedBytesMax = 1 << 20 }, "BatchBytesMax"},
 		{"batch wait", func(c *Config) { c.BatchWait = time.Hour }, "BatchWait"},
+		{"disk stall below an election", func(c *Config) { c.DiskStallTimeout = 100 * time.Millisecond }, "DiskStallTimeout"},
 		{"append above frame", func(c *Config) { c.Raft.MsgBytesMax = 48 << 20; c.Raft.InflightBytesMax = 64 << 20 }, "Raft.MsgBytesMax"},
 		{"fsync write above WAL write", func(c *Config) { c.FsyncWriteBytesMax = 128 << 20 }, "FsyncWriteBytesMax"},
 		{"transport", func(c *Config) { c.Transport.SendQueueMessages = 7 }, "send_queue_messages"},

@@ -32,6 +32,9 @@ var (
 	// ErrStateBehindLog refuses to start a group whose state machine has
 	// applied less than the log's snapshot covers: its state is lost.
 	ErrStateBehindLog = stages.ErrStateBehindLog
+	// ErrDiskStall is a host's failure (Err) when a write to its log did
+	// not finish within Config.DiskStallTimeout.
+	ErrDiskStall = stages.ErrDiskStall
 
 	// The errors of Forward.
 

@@ -275,11 +275,22 @@ func (h *Host) Err() error { return h.engine.Err() }
 // acknowledged is already durable; Stop only writes the groups' latest
 // commit indexes (which the log defers, see stages.FsyncStage), sparing
 // the next start a little catching up.
+//
+// A host failed with ErrDiskStall stops only what does not wait on its
+// disk (the ticks and the transport) and returns at once: the stalled
+// write may never return, and the stages stop behind it if it does.
+// Callers still waiting get their deadlines.
 func (h *Host) Stop() error {
 	h.stopOnce.Do(func() {
 		close(h.stopping)
 		h.watcher.Wait()
 		h.runner.Stop()
+		if err := h.engine.Err(); errors.Is(err, ErrDiskStall) {
+			h.tr.Close()
+			go h.engine.Stop()
+			h.stopErr = err
+			return
+		}
 		err := h.engine.Stop()
 		err = errors.Join(err, h.tr.Close())
 		err = errors.Join(err, h.store.Close())

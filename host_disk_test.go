@@ -289,3 +289,42 @@ func TestStatsNotBlockedByStalledLogWrite(t *testing.T) {
 	}()
 	waitEvent(t, done, "Host.Stats returns while a log sync is parked")
 }
+
+// A leader whose log disk hangs (a sync that never returns) fails itself
+// with ErrDiskStall after DiskStallTimeout and stops heartbeating, so the
+// others elect a leader and serve writes again. Without the check the
+// stalled leader kept its followers from ever campaigning, and every write
+// of the group waited on its disk.
+func TestDiskStallFailsTheLeaderAndTheOthersGoOn(t *testing.T) {
+	c, fss := newDiskCluster(t, 3, func(cfg *Config) {
+		cfg.DiskStallTimeout = 500 * time.Millisecond // the default election timeout is 200 ms
+	})
+	ld := c.leader(1)
+	h := c.hosts[ld]
+	cmd := fsm.EncodePut(nil, []byte("stalled"), []byte("v1"))
+	parked := fss[ld].holdSyncs(t, cmd)
+	asyncPropose(t, h, cmd)
+	waitEvent(t, parked, "the leader's sync of the proposal parks")
+
+	waitEvent(t, h.Failed(), "the leader fails on its stalled disk")
+	if err := h.Err(); !errors.Is(err, ErrDiskStall) {
+		t.Fatalf("host error %v, want ErrDiskStall", err)
+	}
+	// Stop returns although the write is still parked.
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.Stop() }()
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, ErrDiskStall) {
+			t.Fatalf("Stop returned %v, want ErrDiskStall", err)
+		}
+	case <-time.After(diskWaitMax):
+		t.Fatal("Stop of a host with a stalled disk hangs")
+	}
+	c.hosts[ld] = nil
+
+	c.put(1, "after", "stall")
+	if i := c.leader(1); i == ld {
+		t.Fatalf("host %d still leads", ld+1)
+	}
+}

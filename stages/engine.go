@@ -46,6 +46,9 @@ type EngineConfig struct {
 	// Snapshot is the snapshot and log compaction policy; none if its
 	// Entries is 0.
 	Snapshot SnapshotConfig
+	// DiskStallTimeout fails the engine with ErrDiskStall, checked at
+	// every Tick, once a log write has taken longer; 0 never does.
+	DiskStallTimeout time.Duration
 }
 
 // Clock is the time source of the read path.
@@ -383,7 +386,19 @@ func (e *Engine) Deliver(msgs []transport.Msg) {
 }
 
 // Tick advances every group's clock by one tick.
+//
+// Tick also checks the log's disk: a write that has not finished within
+// DiskStallTimeout fails the engine. A leader whose disk hangs would
+// otherwise go on heartbeating, and no follower would ever stand for
+// election while every write waited on it; failed, its host stops
+// ticking, so its followers elect another.
 func (e *Engine) Tick() {
+	if limit := e.cfg.DiskStallTimeout; limit > 0 {
+		if d := e.fsync.WritingFor(time.Now()); d > limit {
+			e.fail(fmt.Errorf("%w: a log write has not finished after %s (limit %s)", ErrDiskStall, d.Round(time.Millisecond), limit))
+			return
+		}
+	}
 	for _, w := range e.workers {
 		w.tick()
 	}

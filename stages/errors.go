@@ -27,6 +27,9 @@ var (
 	// reports an applied index older than the log's snapshot: the entries
 	// in between are gone, and so is the state they made.
 	ErrStateBehindLog = errors.New("raftpipe: state machine is behind the log's snapshot")
+	// ErrDiskStall fails a host whose log write has not finished within
+	// its stall timeout: the disk hangs.
+	ErrDiskStall = errors.New("raftpipe: log disk stalled")
 	// ErrNotLeader matches every *NotLeaderError.
 	ErrNotLeader = errors.New("raftpipe: not the leader")
 )

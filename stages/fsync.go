@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftpipe/raftpipe/consensus"
@@ -70,6 +71,9 @@ type FsyncStage struct {
 	ack   func(worker int, acks []PersistAck)
 	cfg   FsyncConfig
 	stats stageCounters
+	// writingSince is when the log write under way began, in Unix
+	// nanoseconds; 0 while none is. The engine's stall check reads it.
+	writingSince atomic.Int64
 
 	// Owned by the consumer.
 	batch    logstore.Batch
@@ -114,6 +118,23 @@ func (s *FsyncStage) Submit(ctx context.Context, reqs ...PersistRequest) error {
 	return nil
 }
 
+// write writes b to the log, marking the time it takes for WritingFor.
+func (s *FsyncStage) write(b *logstore.Batch) error {
+	s.writingSince.Store(time.Now().UnixNano())
+	defer s.writingSince.Store(0)
+	return s.store.Write(b)
+}
+
+// WritingFor returns how long the log write under way (its write and its
+// fdatasync) has taken at now; 0 while none is under way.
+func (s *FsyncStage) WritingFor(now time.Time) time.Duration {
+	since := s.writingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, since))
+}
+
 // Run is the stage's consumer. It returns ringbuf.ErrClosed after Close,
 // once the deferred commit indexes are written, or the error of the write
 // that failed.
@@ -121,7 +142,7 @@ func (s *FsyncStage) Run() error {
 	err := s.ring.Run(s.handle)
 	if errors.Is(err, ringbuf.ErrClosed) && len(s.deferred) > 0 {
 		s.addDeferred()
-		if werr := s.store.Write(&s.batch); werr != nil {
+		if werr := s.write(&s.batch); werr != nil {
 			return fmt.Errorf("stages: fsync stage: final write: %w", werr)
 		}
 	}
@@ -192,7 +213,7 @@ func (s *FsyncStage) compactLogs() error {
 	for _, r := range s.compactions {
 		var b logstore.Batch
 		b.Compact(r.Group, r.Compact.Index, r.Compact.Membership)
-		err := s.store.Write(&b)
+		err := s.write(&b)
 		if r.CompactDone != nil {
 			r.CompactDone <- err
 		}
@@ -213,7 +234,7 @@ func (s *FsyncStage) flush() error {
 	start := time.Now()
 	if !s.batch.Empty() {
 		s.addDeferred()
-		if err := s.store.Write(&s.batch); err != nil {
+		if err := s.write(&s.batch); err != nil {
 			return fmt.Errorf("stages: fsync stage stopped: %w", err)
 		}
 	}

@@ -84,8 +84,9 @@ type snapConfig struct {
 }
 
 type walConfig struct {
-	SegmentBytes        byteSize `toml:"segment-bytes" doc:"size each log segment is preallocated to"`
-	PurgeThresholdBytes byteSize `toml:"purge-threshold-bytes" doc:"log size beyond which old segments are rewritten and removed"`
+	SegmentBytes        byteSize      `toml:"segment-bytes" doc:"size each log segment is preallocated to"`
+	PurgeThresholdBytes byteSize      `toml:"purge-threshold-bytes" doc:"log size beyond which old segments are rewritten and removed"`
+	StallTimeout        time.Duration `toml:"stall-timeout" doc:"a log write (write and fdatasync) unfinished this long stops the node, so that a leader on a hung disk gives way to another; at least the election timeout; negative: never"`
 }
 
 type peerConfig struct {

@@ -31,7 +31,8 @@ func setFrameworkDefaults(c *nodeConfig) {
 			WaitStrategy: waitStrategyNames[h.WaitStrategy],
 		}
 		c.Snap = snapConfig{Entries: h.SnapshotEntries, LogBytes: byteSize(h.SnapshotLogBytes), TailEntries: h.SnapshotTailEntries}
-		c.WAL = walConfig{SegmentBytes: logstore.DefaultSegmentBytes, PurgeThresholdBytes: logstore.DefaultPurgeThresholdBytes}
+		c.WAL = walConfig{SegmentBytes: logstore.DefaultSegmentBytes, PurgeThresholdBytes: logstore.DefaultPurgeThresholdBytes,
+			StallTimeout: h.DiskStallTimeout}
 		t := transport.DefaultConfig()
 		c.Peer = peerConfig{MaxFrameBytes: byteSize(t.MaxFrameBytes), SendQueueMessages: t.SendQueueMessages,
 			DialTimeout: t.DialTimeout, IdleTimeout: t.IdleTimeout}
@@ -68,7 +69,7 @@ func (c *nodeConfig) hostConfig(peers map[uint64]string, log *slog.Logger) raftp
 		BatchEntriesMax: c.Pipe.BatchEntriesMax, BatchBytesMax: int(c.Pipe.BatchBytesMax), BatchWait: c.Pipe.BatchWait,
 		FsyncWriteBytesMax: int(c.Pipe.FsyncWriteMax),
 		SnapshotEntries:    c.Snap.Entries, SnapshotLogBytes: uint64(c.Snap.LogBytes), SnapshotTailEntries: c.Snap.TailEntries,
-		NoSnapshots: c.Snap.Disabled,
+		NoSnapshots: c.Snap.Disabled, DiskStallTimeout: c.WAL.StallTimeout,
 	}
 	h.WaitStrategy, _ = waitStrategyByName(c.Pipe.WaitStrategy)
 	h.Raft.ElectionTicks, h.Raft.HeartbeatTicks, h.Raft.LeaseDriftTicks = c.Raft.ElectionTicks, c.Raft.HeartbeatTicks, c.Raft.LeaseDriftTicks
@@ -112,6 +113,7 @@ var frameworkNames = []struct{ framework, key string }{
 	{"WAL.SegmentBytes", "wal.segment-bytes"},
 	{"WAL.PurgeThresholdBytes", "wal.purge-threshold-bytes"},
 	{"FsyncWriteBytesMax", "pipeline.fsync-write-bytes-max"},
+	{"DiskStallTimeout", "wal.stall-timeout"},
 	{"BatchEntriesMax", "pipeline.batch-entries-max"},
 	{"BatchBytesMax", "pipeline.batch-bytes-max"},
 	{"BatchWait", "pipeline.batch-wait"},

@@ -42,8 +42,17 @@ func serve(ctx context.Context, cfg nodeConfig, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, store.Close()) }()
-	host, err := raftpipe.NewHost(cfg.hostConfig(id.peers(), log))
+	var host *raftpipe.Host
+	defer func() {
+		if host != nil && errors.Is(host.Err(), raftpipe.ErrDiskStall) {
+			// Closing flushes Pebble, on the disk that hangs: leave it
+			// as a crash would; the Raft log holds what it did not flush.
+			log.Error("the store is left unclosed: the disk stalled")
+			return
+		}
+		err = errors.Join(err, store.Close())
+	}()
+	host, err = raftpipe.NewHost(cfg.hostConfig(id.peers(), log))
 	if err != nil {
 		return err
 	}
