@@ -30,7 +30,7 @@ type Host struct {
 	engine *stages.Engine
 	runner *timewheel.Runner
 
-	lastTick atomic.Int64 // when the last tick was delivered, Unix ns
+	lastTick atomic.Int64 // when the last tick was delivered, ns since the ticks started
 
 	handler *hostHandler // the transport's Handler: HandleForwarded installs into it
 
@@ -120,9 +120,12 @@ func (h *Host) startTicks() error {
 		return err
 	}
 	gap := (h.cfg.TickInterval * 9 / 10).Nanoseconds()
-	h.lastTick.Store(h.clock.Now().UnixNano())
+	// Measured on the monotonic clock (Sub), as leases are: a wall clock
+	// stepped back would stop the ticks for as long.
+	epoch := h.clock.Now()
+	h.lastTick.Store(0)
 	wheel.Every(h.cfg.TickInterval, func() {
-		now := h.clock.Now().UnixNano()
+		now := int64(h.clock.Now().Sub(epoch))
 		if now-h.lastTick.Load() < gap {
 			return
 		}

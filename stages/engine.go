@@ -78,6 +78,7 @@ type Engine struct {
 	groups sync.Map // uint64 -> *groupHandle
 
 	clock           Clock
+	epoch           time.Time // the origin of leaseUntil's scale (sinceEpoch)
 	tickInterval    time.Duration
 	electionTicks   int
 	leaseDriftTicks int
@@ -126,7 +127,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger, failed: make(chan struct{}), out: outgoing{open: map[[2]uint64]*fsm.ArchiveReader{}},
-		clock: cfg.Clock, tickInterval: cfg.TickInterval,
+		clock: cfg.Clock, epoch: cfg.Clock.Now(), tickInterval: cfg.TickInterval,
 		electionTicks: cfg.Consensus.ElectionTicks, leaseDriftTicks: cfg.Consensus.LeaseDriftTicks,
 		readRoundTicksMax: 2 * uint64(cfg.Consensus.ElectionTicks),
 	}
@@ -429,7 +430,7 @@ func (e *Engine) Status(group uint64) (GroupStatus, bool) {
 		Commit: h.commit.Load(), Applied: h.applied.Load(),
 	}
 	if until := h.leaseUntil.Load(); until != 0 {
-		st.LeaseExpiry = time.Unix(0, until)
+		st.LeaseExpiry = e.epoch.Add(time.Duration(until))
 	}
 	return st, true
 }

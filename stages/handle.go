@@ -24,7 +24,8 @@ type groupHandle struct {
 	commit       atomic.Uint64
 	applied      atomic.Uint64
 	// leaseUntil is the end of the leader's lease on the host's clock, in
-	// Unix nanoseconds; 0 when it holds none.
+	// nanoseconds since the engine started (Engine.sinceEpoch); 0 when it
+	// holds none.
 	leaseUntil atomic.Int64
 
 	mu        sync.Mutex

@@ -117,8 +117,15 @@ func (e *Engine) Read(ctx context.Context, group uint64, query []byte, mode Read
 // clock.
 func (e *Engine) leaseHeld(h *groupHandle) bool {
 	until := h.leaseUntil.Load()
-	return until != 0 && e.clock.Now().UnixNano() < until
+	return until != 0 && e.sinceEpoch(e.clock.Now()) < until
 }
+
+// sinceEpoch places t on the scale of leaseUntil: nanoseconds since the
+// engine started, measured on the monotonic clock (time.Now's times carry
+// its reading, and Sub uses it). Unix nanoseconds would follow the wall
+// clock, and a wall clock stepped back (an NTP correction) would stretch
+// the lease of a leader already deposed by the same amount.
+func (e *Engine) sinceEpoch(t time.Time) int64 { return int64(t.Sub(e.epoch)) }
 
 // readIndex runs the read through a ReadIndex round of its group's worker
 // and returns the index the state machine must reach.
@@ -243,7 +250,7 @@ func (w *worker) leaseDeadline(gs *groupState, st consensus.Status) int64 {
 	if !ok {
 		return 0
 	}
-	return at.Add(time.Duration(span) * w.e.tickInterval).UnixNano()
+	return max(w.e.sinceEpoch(at.Add(time.Duration(span)*w.e.tickInterval)), 0) // 0: none
 }
 
 // tickTime returns when the worker handled tick t, if it still knows.
