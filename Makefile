@@ -149,3 +149,17 @@ bench-redis:
 .PHONY: e2e
 e2e:
 	$(GO) test ./cmd/pipeline-node -run '^TestE2E' -count 1 -v
+
+# pipeline-node's chaos tests: a 3-node cluster under a recorded workload
+# while nodes are killed (SIGKILL), paused (SIGSTOP) and, as root, cut off
+# with network namespaces; Porcupine checks the history is linearizable.
+# CHAOS_DURATION is per scenario (go test runs 12s of each); CHAOS_SEED
+# replays a logged schedule; a failure keeps its evidence in a new folder
+# under CHAOS_DIR (default: the temp dir) and names it.
+CHAOS_DURATION ?= 2m
+CHAOS_SEED     ?= 0
+CHAOS_DIR      ?=
+.PHONY: chaos
+chaos:
+	$(GO) test ./cmd/pipeline-node -run '^TestChaos' -count 1 -v -timeout 0 \
+		-chaos.duration $(CHAOS_DURATION) -chaos.seed $(CHAOS_SEED) $(if $(CHAOS_DIR),-chaos.dir $(abspath $(CHAOS_DIR)))

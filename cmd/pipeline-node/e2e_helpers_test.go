@@ -134,6 +134,7 @@ type cluster struct {
 type node struct {
 	c                  *cluster
 	id                 uint64
+	wrap               []string // the command the binary runs under (ip netns exec NS), if any; it must exec in place
 	args               []string
 	peer, client, http string
 	logPath            string
@@ -155,18 +156,42 @@ type proc struct {
 // running, then prints the logs if the test failed.
 func newCluster(t *testing.T, bin string, configs []string) *cluster {
 	t.Helper()
-	c := &cluster{bin: bin, dir: t.TempDir()}
 	ports := freePorts(t, 3*len(configs))
+	addrs := make([]nodeAddrs, len(configs))
+	for i := range addrs {
+		addrs[i] = nodeAddrs{
+			peer:   fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
+			client: fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
+			http:   fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
+		}
+	}
+	return newClusterAt(t, bin, configs, addrs)
+}
+
+// nodeAddrs are a node's listen addresses; wrap, if set, is the command
+// the node runs under.
+type nodeAddrs struct {
+	peer, client, http string
+	wrap               []string
+}
+
+// newClusterAt is newCluster with the nodes' addresses given, addrs[i]
+// for node i+1: the chaos tests put each node in a network namespace of
+// its own.
+func newClusterAt(t *testing.T, bin string, configs []string, addrs []nodeAddrs) *cluster {
+	t.Helper()
+	c := &cluster{bin: bin, dir: t.TempDir()}
 	var members []string
 	for i := range configs {
-		members = append(members, fmt.Sprintf("%d=127.0.0.1:%d", i+1, ports[3*i]))
+		members = append(members, fmt.Sprintf("%d=%s", i+1, addrs[i].peer))
 	}
 	for i, cfg := range configs {
 		n := &node{
 			c: c, id: uint64(i + 1),
-			peer:    fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
-			client:  fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
-			http:    fmt.Sprintf("127.0.0.1:%d", ports[3*i+2]),
+			wrap:    addrs[i].wrap,
+			peer:    addrs[i].peer,
+			client:  addrs[i].client,
+			http:    addrs[i].http,
 			logPath: filepath.Join(c.dir, fmt.Sprintf("node%d.log", i+1)),
 		}
 		n.args = []string{"--config", repoFile(cfg),
@@ -235,8 +260,9 @@ func (n *node) start(t *testing.T) {
 	}
 	defer f.Close() // the child has its own descriptor
 	n.starts++
-	fmt.Fprintf(f, "=== e2e: start %d of node %d: pipeline-node %s\n", n.starts, n.id, strings.Join(n.args, " "))
-	cmd := exec.Command(n.c.bin, n.args...)
+	fmt.Fprintf(f, "=== e2e: start %d of node %d: %s\n", n.starts, n.id, strings.Join(slices.Concat(n.wrap, []string{"pipeline-node"}, n.args), " "))
+	argv := slices.Concat(n.wrap, []string{n.c.bin}, n.args)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = n.c.dir
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = childProcAttr()
