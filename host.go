@@ -114,7 +114,10 @@ func (h *Host) failStop() {
 // derives the least drift margin from this bound).
 func (h *Host) startTicks() error {
 	wcfg := timewheel.DefaultConfig()
-	wcfg.Tick = min(wcfg.Tick, h.cfg.TickInterval)
+	// The Raft tick is the wheel's only timer: a finer wheel only woke
+	// the runner ten times as often (an idle 3-node cluster spent 18-32%
+	// more CPU with a 1 ms wheel under 10 ms ticks).
+	wcfg.Tick = h.cfg.TickInterval
 	wheel, err := timewheel.New(wcfg)
 	if err != nil {
 		return err
