@@ -136,8 +136,7 @@ func (s *Store) Commit() error {
 
 // Flush makes everything committed durable: after it returns, a crash
 // loses no applied entry, and the Raft log below every machine's Applied
-// may be compacted away.
-// A failed flush fails it, with the disk's error.
+// may be compacted away. A failed flush fails it, with the disk's error.
 func (s *Store) Flush() error {
 	select {
 	case <-s.flushFailed: // an earlier flush's failure, already retried

@@ -201,9 +201,9 @@ func cmdSelect(_ *conn, a [][]byte, out []byte) []byte {
 	return ok(out)
 }
 
-// cmdConfig answers CONFIG GET with nothing (redis-benchmark asks for
-// save and appendonly, and carries on without); the service's config is
-// its file, not this command's.
+// cmdConfig answers CONFIG GET for the parameters of configParams; the
+// service's config is its file, not this command's, so the other
+// subcommands are refused.
 func cmdConfig(_ *conn, a [][]byte, out []byte) []byte {
 	if !strings.EqualFold(string(a[1]), "GET") {
 		return resp.AppendError(out, "ERR", "CONFIG is not supported: configure pipeline-node through its config file")
