@@ -85,21 +85,28 @@ func (e *Engine) StopGroup(ctx context.Context, group uint64) error {
 		return err
 	}
 	e.groups.Delete(group)
-	// Entries handed to the apply stage before the stop may still be on
-	// their way to the state machine; a barrier behind them says when
-	// they are done.
+	// The fsync stage forgets the group's hard state (groups come and go
+	// with region splits; its memory must not grow with them). Entries
+	// handed to the apply stage before the stop may still be on their way
+	// to the state machine; a barrier behind them says when they are done.
+	forgotten := make(chan struct{})
+	if err := e.fsync.Submit(ctx, PersistRequest{Group: group, Forgotten: forgotten}); err != nil {
+		return e.waitErr(ctx, err)
+	}
 	barrier := make(chan struct{})
 	if err := e.apply.Submit(ctx, []ApplyTask{{Group: group, SM: h.sm, Barrier: barrier}}); err != nil {
 		return e.waitErr(ctx, err)
 	}
-	select {
-	case <-barrier:
-		return nil
-	case <-ctx.Done():
-		return e.waitErr(ctx, ctx.Err())
-	case <-e.ctx.Done():
-		return ErrStopped
+	for _, done := range []chan struct{}{forgotten, barrier} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return e.waitErr(ctx, ctx.Err())
+		case <-e.ctx.Done():
+			return ErrStopped
+		}
 	}
+	return nil
 }
 
 func (w *worker) stopGroup(gs *groupState) {

@@ -29,6 +29,10 @@ type PersistRequest struct {
 	// (buffered) once durable or refused.
 	Compact     *consensus.SnapshotMeta
 	CompactDone chan error
+	// Forgotten, if set, makes this the notice that the group stopped
+	// here, and nothing else: the stage drops what it remembers of the
+	// group, then closes Forgotten.
+	Forgotten chan struct{}
 }
 
 // PersistAck says that the write Seq of Group is durable.
@@ -166,6 +170,14 @@ func (s *FsyncStage) Stats() Stats { return s.stats.snapshot(s.ring.Len(), s.rin
 func (s *FsyncStage) handle(reqs []PersistRequest, end bool) error {
 	for i := range reqs {
 		r := &reqs[i]
+		if r.Forgotten != nil {
+			// Writes of the group before its stop are ahead of this in
+			// the ring, and in s.pending if not yet flushed; a deferred
+			// commit index of it is still written, which is harmless.
+			delete(s.lastHS, r.Group)
+			close(r.Forgotten)
+			continue
+		}
 		if r.Compact != nil {
 			s.compactions = append(s.compactions, *r)
 			continue

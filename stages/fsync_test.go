@@ -238,3 +238,45 @@ func TestFsyncStageDefersCommitOnlyHardState(t *testing.T) {
 		t.Fatalf("commit %d after Close, want the deferred 2", commit())
 	}
 }
+
+// A stopped group's notice makes the stage forget the group's hard state,
+// so that groups coming and going (region splits) do not grow its memory;
+// the group's writes before the notice are still acknowledged, and its
+// hard state written again when it comes back.
+func TestFsyncStageForgetsStoppedGroups(t *testing.T) {
+	st, _ := openMemStore(t)
+	a := newAckLog()
+	s, _ := startFsync(t, st, a)
+	const groups = 50
+	for g := uint64(1); g <= groups; g++ {
+		req := PersistRequest{Group: g, Seq: 1, Entries: []consensus.Entry{entry(1, 1)}, HardState: consensus.HardState{Term: 1, Vote: 1}}
+		if err := s.Submit(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var forgotten []chan struct{}
+	for g := uint64(1); g <= groups; g++ {
+		f := make(chan struct{})
+		forgotten = append(forgotten, f)
+		if err := s.Submit(t.Context(), PersistRequest{Group: g, Forgotten: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range forgotten {
+		<-f
+	}
+	a.waitCount(t, groups)
+	// The stage is idle: the channels closed after its last change.
+	if n := len(s.lastHS); n != 0 {
+		t.Fatalf("the stage still remembers the hard state of %d stopped groups", n)
+	}
+	// Back, group 1 writes a new term; the log has it.
+	req := PersistRequest{Group: 1, Seq: 2, HardState: consensus.HardState{Term: 2, Vote: 2}}
+	if err := s.Submit(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCount(t, groups+1)
+	if hs, _ := st.Storage(1).InitialState(); hs.Term != 2 || hs.Vote != 2 {
+		t.Fatalf("group 1's hard state after its return: %+v", hs)
+	}
+}
