@@ -225,11 +225,22 @@ func countOps(recs []opRecord) (desc string, ok, okWrites int) {
 			}
 		}
 	}
+	return describeFates(n, false), ok, okWrites
+}
+
+// describeFates writes counts by kind and fate ([kind][fate]), leaving
+// out the kinds with none when sparse is set; "none" if nothing is left.
+func describeFates(n [3][3]int, sparse bool) string {
 	var parts []string
 	for k := range n {
-		parts = append(parts, fmt.Sprintf("%s %d ok/%d unknown/%d failed", opKind(k), n[k][fateOK], n[k][fateUnknown], n[k][fateFailed]))
+		if !sparse || n[k] != [3]int{} {
+			parts = append(parts, fmt.Sprintf("%s %d ok/%d unknown/%d failed", opKind(k), n[k][fateOK], n[k][fateUnknown], n[k][fateFailed]))
+		}
 	}
-	return strings.Join(parts, ", "), ok, okWrites
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // errorKinds counts the errors by operation, fate and kind.
@@ -262,14 +273,5 @@ func inFlight(recs []opRecord, f faultSpan) string {
 			n[r.in.Kind][r.fate]++
 		}
 	}
-	var parts []string
-	for k := range n {
-		if n[k] != [3]int{} {
-			parts = append(parts, fmt.Sprintf("%s %d ok/%d unknown/%d failed", opKind(k), n[k][fateOK], n[k][fateUnknown], n[k][fateFailed]))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
+	return describeFates(n, true)
 }
